@@ -222,6 +222,12 @@ type Packet struct {
 	RouteRealm uint32
 	// Tunnel is the attached tunnel metadata.
 	Tunnel TunnelKey
+
+	// Slot is the execution slot that runs this packet, the stand-in for
+	// the CPU: classic SKF_AD_CPU, bpf_get_smp_processor_id and per-CPU
+	// maps read it. Whoever hands packets to goroutines sets it so that
+	// no two concurrent runs share a slot.
+	Slot uint32
 }
 
 // New returns an empty packet with a buffer large enough for a frame of
@@ -249,10 +255,10 @@ func (p *Packet) resetOffsets() {
 	p.mac, p.network, p.transport = -1, -1, -1
 }
 
-// resetMeta zeroes every metadata field and keeps the buffer.
+// resetMeta zeroes every metadata field but Slot and keeps the buffer.
 func (p *Packet) resetMeta() {
-	buf := p.buf
-	*p = Packet{buf: buf}
+	buf, slot := p.buf, p.Slot
+	*p = Packet{buf: buf, Slot: slot}
 }
 
 // load copies frame into the buffer and resets all state.
@@ -270,7 +276,7 @@ func (p *Packet) load(frame []byte) error {
 }
 
 // SetFrame resets p to hold a copy of an Ethernet frame, starting at the
-// destination MAC address, with every metadata field zeroed. It parses the
+// destination MAC address, with every metadata field but Slot zeroed. It parses the
 // link-layer header as eth_type_trans does: Protocol is the EtherType after
 // the MAC addresses (ETH_P_802_3 or ETH_P_802_2 for 802.3 length fields), the
 // MAC header length is 14, and an in-frame 802.1Q/802.1ad tag stays in the
