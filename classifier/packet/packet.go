@@ -2,7 +2,6 @@ package packet
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"syscall"
 )
@@ -232,7 +231,9 @@ type Packet struct {
 
 // New returns an empty packet with a buffer large enough for a frame of
 // frameLen bytes plus Headroom and Tailroom.
+// A negative frameLen counts as 0 and one above MaxLen as MaxLen.
 func New(frameLen int) *Packet {
+	frameLen = min(max(frameLen, 0), MaxLen)
 	p := &Packet{}
 	p.grow(frameLen)
 	p.resetOffsets()
@@ -276,14 +277,17 @@ func (p *Packet) load(frame []byte) error {
 }
 
 // SetFrame resets p to hold a copy of an Ethernet frame, starting at the
-// destination MAC address, with every metadata field but Slot zeroed. It parses the
-// link-layer header as eth_type_trans does: Protocol is the EtherType after
-// the MAC addresses (ETH_P_802_3 or ETH_P_802_2 for 802.3 length fields), the
-// MAC header length is 14, and an in-frame 802.1Q/802.1ad tag stays in the
-// frame (Protocol is then the tag's TPID), as it does for BPF_PROG_TEST_RUN;
-// call UntagVLAN to move it into the offload fields as the receive path
-// does. PktType is Host, DeviceType Ethernet, Direction Ingress. The buffer
-// is reused when large enough, so steady use allocates nothing.
+// destination MAC address, with every metadata field but Slot zeroed. It
+// parses the link-layer header as eth_type_trans does: Protocol is the
+// EtherType after the MAC addresses (ETH_P_802_3 or ETH_P_802_2 for 802.3
+// length fields), the MAC header length is 14, and an in-frame
+// 802.1Q/802.1ad tag stays in the frame (Protocol is then the tag's TPID),
+// as it does for BPF_PROG_TEST_RUN; call UntagVLAN to move it into the
+// offload fields as the receive path does. PktType is Host, DeviceType
+// Ethernet, Direction Ingress, Ifindex 0 (no device). Receive and Transmit
+// build the packet as the kernel's ingress and egress paths hand it to tc,
+// with a device. The buffer is reused when large enough, so steady use
+// allocates nothing; frame may alias p's own buffer.
 func (p *Packet) SetFrame(frame []byte) error {
 	if len(frame) < 14 {
 		return fmt.Errorf("set frame: %d bytes, an Ethernet header needs 14: %w", len(frame), ErrTruncated)
@@ -294,7 +298,7 @@ func (p *Packet) SetFrame(frame []byte) error {
 	p.DeviceType = ARPHRDEther
 	p.mac = p.data
 	p.network = p.data + 14
-	p.Protocol = ethProtocol(frame)
+	p.Protocol = ethProtocol(p.buf[p.data:p.end])
 	return nil
 }
 
@@ -326,7 +330,7 @@ func (p *Packet) SetL3(pkt []byte) error {
 	p.DeviceType = ARPHRDNone
 	p.mac = p.data
 	p.network = p.data
-	switch pkt[0] >> 4 {
+	switch p.buf[p.data] >> 4 {
 	case 4:
 		p.Protocol = 0x0800
 	case 6:
@@ -412,7 +416,7 @@ func (p *Packet) NetworkOffset() int { return p.rel(p.network) }
 func (p *Packet) TransportOffset() int { return p.rel(p.transport) }
 
 func (p *Packet) rel(off int) int {
-	if off < 0 {
+	if off < 0 || p.buf == nil {
 		return -1
 	}
 	return off - p.data
@@ -453,6 +457,7 @@ func (p *Packet) Push(n int) error {
 	if p.Len()+n > MaxLen {
 		return ErrTooLong
 	}
+	p.initZero()
 	if n > p.Headroom() {
 		p.expand(n-p.Headroom()+Headroom, 0)
 	}
@@ -486,6 +491,7 @@ func (p *Packet) Put(n int) error {
 	if p.Len()+n > MaxLen {
 		return ErrTooLong
 	}
+	p.initZero()
 	if n > p.Tailroom() {
 		p.expand(0, n-p.Tailroom()+Tailroom)
 	}
@@ -511,6 +517,15 @@ func (p *Packet) Trim(n int) error {
 	return nil
 }
 
+// initZero gives a zero Packet an empty buffer and unset headers, so that
+// growing one behaves as growing a packet from New(0).
+func (p *Packet) initZero() {
+	if p.buf == nil {
+		p.grow(0)
+		p.resetOffsets()
+	}
+}
+
 // expand reallocates the buffer with front more bytes of headroom and back
 // more bytes of tailroom, keeping content and offsets (pskb_expand_head).
 func (p *Packet) expand(front, back int) {
@@ -527,32 +542,61 @@ func (p *Packet) expand(front, back int) {
 	}
 }
 
-// errNoVLAN is returned by UntagVLAN when the frame carries no tag.
-var errNoVLAN = errors.New("packet: frame carries no VLAN tag")
+// ErrNoVLAN is returned by UntagVLAN when the frame carries no 802.1Q or
+// 802.1ad tag.
+var ErrNoVLAN = fmt.Errorf("packet: frame carries no VLAN tag: %w", syscall.EINVAL)
+
+// VLAN TPIDs (ETH_P_8021Q and ETH_P_8021AD), host order.
+const (
+	TPID8021Q  = 0x8100
+	TPID8021AD = 0x88A8
+)
 
 // UntagVLAN moves an in-frame 802.1Q or 802.1ad tag into the offload fields
 // (VLANPresent, VLANTCI, VLANProto), as the receive path's skb_vlan_untag
-// does before tc ingress: the 4 tag bytes leave the frame and Protocol
-// becomes the encapsulated EtherType. It fails when the frame (which must
-// start at its MAC header) has no tag or an offloaded tag is already
-// present.
+// does before tc ingress: the 4 tag bytes leave the frame, the MAC addresses
+// and the metadata area move up by 4 bytes (skb_reorder_vlan_header),
+// Protocol becomes the encapsulated EtherType (vlan_set_encap_proto: an
+// 802.3 length field gives ETH_P_802_3 or ETH_P_802_2 as in SetFrame), the
+// network header follows the 14-byte MAC header, and an unset transport
+// header is set to the network header. Like the kernel's pskb_may_pull, it
+// needs 6 bytes after the 14-byte header (Len at least 20) and makes them
+// linear. Only the outer tag moves; a second, inner tag stays in the frame
+// and Protocol is then its TPID.
+//
+// It fails with ErrNoVLAN when the frame has no tag, with ErrTruncated when
+// it is shorter than 20 bytes (the kernel drops such a frame), with EEXIST
+// when an offloaded tag is already present, and with EINVAL when the frame
+// does not start at its MAC header.
 func (p *Packet) UntagVLAN() error {
 	if p.VLANPresent {
 		return fmt.Errorf("untag vlan: a tag is already offloaded: %w", syscall.EEXIST)
 	}
-	if p.mac != p.data || p.LinearLen() < 18 {
-		return fmt.Errorf("untag vlan: %w", ErrTruncated)
+	if p.mac != p.data || p.MACLen() != 14 {
+		return fmt.Errorf("untag vlan: frame does not start at a 14-byte MAC header: %w", syscall.EINVAL)
 	}
-	d := p.buf[p.data:p.head]
+	if p.Len() < 14+6 {
+		return fmt.Errorf("untag vlan: %d bytes, a tagged frame needs 20: %w", p.Len(), ErrTruncated)
+	}
+	d := p.buf[p.data:p.end]
 	tpid := binary.BigEndian.Uint16(d[12:14])
-	if tpid != 0x8100 && tpid != 0x88A8 {
-		return fmt.Errorf("untag vlan: %w", errNoVLAN)
+	if tpid != TPID8021Q && tpid != TPID8021AD {
+		return fmt.Errorf("untag vlan: %w", ErrNoVLAN)
+	}
+	if p.head < p.data+20 {
+		p.head = p.data + 20
 	}
 	p.VLANPresent, p.VLANProto, p.VLANTCI = true, tpid, binary.BigEndian.Uint16(d[14:16])
 	copy(d[4:16], d[0:12])
+	if p.meta > 0 {
+		copy(p.buf[p.data-p.meta+4:], p.buf[p.data-p.meta:p.data])
+	}
 	p.data += 4
 	p.mac = p.data
 	p.network = p.data + 14
-	p.Protocol = ethProtocol(p.buf[p.data:p.head])
+	if p.transport < 0 {
+		p.transport = p.network
+	}
+	p.Protocol = ethProtocol(p.buf[p.data:p.end])
 	return nil
 }
