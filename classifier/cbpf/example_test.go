@@ -1,0 +1,99 @@
+package cbpf_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"syscall"
+
+	"golang.org/x/net/bpf"
+
+	"github.com/clsbpf/clsbpf/classifier/cbpf"
+	"github.com/clsbpf/clsbpf/classifier/packet"
+)
+
+// ipv4TCP returns an Ethernet frame carrying an IPv4 TCP header with the
+// given destination port.
+func ipv4TCP(dport uint16) []byte {
+	f := make([]byte, 14+20+20)
+	binary.BigEndian.PutUint16(f[12:], 0x0800)
+	f[14] = 0x45
+	binary.BigEndian.PutUint16(f[16:], 40)
+	f[23] = 6 // TCP
+	copy(f[26:], []byte{10, 0, 0, 1, 10, 0, 0, 2})
+	binary.BigEndian.PutUint16(f[34:], 40000)
+	binary.BigEndian.PutUint16(f[36:], dport)
+	f[46] = 0x50
+	f[47] = 0x02 // SYN
+	return f
+}
+
+func ExampleLoad() {
+	// Match IPv4 (EtherType 0x0800) and select classid 1:10.
+	prog, err := cbpf.Load([]bpf.Instruction{
+		bpf.LoadAbsolute{Off: 12, Size: 2},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x0800, SkipFalse: 1},
+		bpf.RetConstant{Val: 0x00010010},
+		bpf.RetConstant{Val: 0},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(prog)
+
+	// The kernel rejects a program whose last instruction is not a return.
+	_, err = cbpf.Load([]bpf.Instruction{bpf.LoadAbsolute{Off: 12, Size: 2}})
+	var ce *cbpf.CheckError
+	fmt.Println(errors.As(err, &ce), ce.Index, ce.Reason, errors.Is(err, syscall.EINVAL))
+	// Output:
+	// (000) ldh      [12]
+	// (001) jeq      #0x800           jt 2	jf 3
+	// (002) ret      #65552
+	// (003) ret      #0
+	// true 0 last instruction is not a return true
+}
+
+func ExampleParseBytecode() {
+	// The output of `tcpdump -ddd ip` joined by commas, as tc takes it.
+	raw, err := cbpf.ParseBytecode("4,40 0 0 12,21 0 1 2048,6 0 0 262144,6 0 0 0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(raw), raw[1])
+	fmt.Println(cbpf.FormatBytecode(raw))
+
+	_, err = cbpf.ParseBytecode("3,40 0 0 12,6 0 0 0")
+	fmt.Println(err)
+	// Output:
+	// 4 {21 0 1 2048}
+	// 4,40 0 0 12,21 0 1 2048,6 0 0 262144,6 0 0 0
+	// cbpf: bytecode: Parsed program length is less than encoded length parameter!: invalid argument
+}
+
+func ExampleProgram_Run() {
+	// `tcpdump -ddd 'ip and tcp dst port 80'`, as a tc bytecode string.
+	raw, err := cbpf.ParseBytecode("12,40 0 0 12,21 0 9 2048,48 0 0 23,21 0 7 6,40 0 0 20," +
+		"69 5 0 8191,177 0 0 14,72 0 0 16,21 0 1 80,6 0 0 262144,6 0 0 0,6 0 0 0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	prog, err := cbpf.LoadRaw(raw)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	pkt := packet.New(64)
+	for _, port := range []uint16{80, 443} {
+		if err := pkt.SetFrame(ipv4TCP(port)); err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("port %d: %d\n", port, prog.Run(pkt))
+	}
+	// Output:
+	// port 80: 262144
+	// port 443: 0
+}

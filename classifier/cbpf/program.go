@@ -1,0 +1,147 @@
+package cbpf
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"syscall"
+
+	"golang.org/x/net/bpf"
+
+	"github.com/clsbpf/clsbpf/classifier/packet"
+	"github.com/clsbpf/clsbpf/internal/cbpfvm"
+)
+
+// Program is a checked classic BPF program ready to run. It is immutable
+// after Load and safe for concurrent use by any number of goroutines.
+type Program struct {
+	insns  []cbpfvm.Insn
+	fast   *cbpfvm.Prog
+	random func() uint32
+	engine engine
+}
+
+// engine selects how Run executes a program.
+type engine uint8
+
+const (
+	enginePredecoded engine = iota // the pre-decoded form (default)
+	engineInterp                   // the reference interpreter
+)
+
+// config collects the options of Load.
+type config struct {
+	random func() uint32
+	engine engine
+}
+
+// Option configures Load.
+type Option func(*config)
+
+// WithRandom sets the source of SKF_AD_RANDOM loads (the kernel's per-CPU
+// bpf_user_rnd_u32). It must be safe for concurrent use if the program is
+// run concurrently. The default is math/rand/v2's global generator.
+func WithRandom(src func() uint32) Option {
+	return func(c *config) { c.random = src }
+}
+
+// withEngine forces an execution engine; tests and benchmarks use it to
+// run the reference interpreter.
+func withEngine(e engine) Option {
+	return func(c *config) { c.engine = e }
+}
+
+// Load assembles insns, checks the program as the kernel's
+// bpf_check_classic does, and pre-decodes it for Run. Errors wrap
+// syscall.EINVAL; a checker rejection is a *CheckError.
+func Load(insns []bpf.Instruction, opts ...Option) (*Program, error) {
+	raw, err := bpf.Assemble(insns)
+	if err != nil {
+		return nil, fmt.Errorf("cbpf: load: assemble: %w: %w", err, syscall.EINVAL)
+	}
+	return LoadRaw(raw, opts...)
+}
+
+// LoadRaw checks raw as the kernel's bpf_check_classic does and
+// pre-decodes it for Run. The program is copied. Errors wrap
+// syscall.EINVAL; a checker rejection is a *CheckError.
+func LoadRaw(raw []bpf.RawInstruction, opts ...Option) (*Program, error) {
+	c := config{random: rand.Uint32}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.random == nil {
+		return nil, fmt.Errorf("cbpf: load: nil random source: %w", syscall.EINVAL)
+	}
+	insns := toInsns(raw)
+	if r := cbpfvm.Check(insns); r != nil {
+		return nil, newCheckError(raw, r)
+	}
+	return &Program{
+		insns:  insns,
+		fast:   cbpfvm.Compile(insns),
+		random: c.random,
+		engine: c.engine,
+	}, nil
+}
+
+// Check reports whether the kernel would accept raw: nil, or a *CheckError
+// naming the first bad instruction and the reason, which wraps
+// syscall.EINVAL.
+func Check(raw []bpf.RawInstruction) error {
+	if r := cbpfvm.Check(toInsns(raw)); r != nil {
+		return newCheckError(raw, r)
+	}
+	return nil
+}
+
+// Run runs the program on pkt and returns the filter's 32-bit result, as
+// the kernel does for a classic program at a tc hook: the packet starts at
+// pkt's data, loads past its end and division by X == 0 end the program
+// with 0. Run allocates nothing and takes no lock; pkt must not be changed
+// concurrently.
+func (p *Program) Run(pkt *packet.Packet) uint32 {
+	if p.engine == engineInterp {
+		env := cbpfvm.Env{Random: p.random}
+		return cbpfvm.Interpret(p.insns, pkt, &env)
+	}
+	return p.fast.Run(pkt, p.random)
+}
+
+// Instructions returns a copy of the program's instructions.
+func (p *Program) Instructions() []bpf.RawInstruction {
+	raw := make([]bpf.RawInstruction, len(p.insns))
+	for i, in := range p.insns {
+		raw[i] = bpf.RawInstruction{Op: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
+	}
+	return raw
+}
+
+// Len returns the number of instructions.
+func (p *Program) Len() int { return len(p.insns) }
+
+// String returns the program listing in the style of `tcpdump -d`, one
+// instruction per line.
+func (p *Program) String() string {
+	return Disassemble(p.Instructions())
+}
+
+// Disassemble returns a listing of raw in the style of `tcpdump -d`, one
+// instruction per line, with absolute jump targets; extensions print as
+// "#name" (bpf_asm's spelling). raw need not be a valid program.
+func Disassemble(raw []bpf.RawInstruction) string {
+	var b strings.Builder
+	for i, in := range raw {
+		b.WriteString(cbpfvm.Disassemble(i, in.Op, in.Jt, in.Jf, in.K))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func toInsns(raw []bpf.RawInstruction) []cbpfvm.Insn {
+	insns := make([]cbpfvm.Insn, len(raw))
+	for i, r := range raw {
+		insns[i] = cbpfvm.Insn{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	return insns
+}
