@@ -37,9 +37,10 @@ func parseErr(kind, input, reason string) error {
 //     printed ":10");
 //   - anything after the number is an error.
 //
-// Numbers are read as C's strtoul reads them on a 64-bit host (leading
-// white space and a sign are accepted, the result is truncated to 32 bits),
-// so inputs such as "-1" (Root) or "100000001" (1) give what tc gives.
+// Numbers are read as C's strtoul reads them on a 64-bit host: leading
+// white space and a sign are accepted, and a bare number is truncated to 32
+// bits only after it was read in 64, so inputs such as "-1" (Root) or
+// "100000001" (1) give what tc gives, while "10000ffff:1" is refused.
 // Strings with a NUL byte, which tc cannot receive, are refused.
 func ParseClassID(s string) (Handle, error) {
 	const kind = "classid"
@@ -52,8 +53,9 @@ func ParseClassID(s string) (Handle, error) {
 	if strings.IndexByte(s, 0) >= 0 {
 		return 0, parseErr(kind, s, "contains a NUL byte")
 	}
-	v, p, _ := strtoul(s, 16)
-	maj := uint32(v)
+	// tc keeps both numbers as unsigned long: the range checks see all
+	// 64 bits, and only a bare number is truncated to 32.
+	maj, p, _ := strtoul(s, 16)
 	if p == 0 {
 		maj = 0
 		if !at(s, p, ':') {
@@ -64,22 +66,20 @@ func ParseClassID(s string) (Handle, error) {
 		if maj >= 1<<16 {
 			return 0, parseErr(kind, s, "major number exceeds ffff")
 		}
-		maj <<= 16
 		rest := s[p+1:]
-		mv, mp, _ := strtoul(rest, 16)
+		minor, mp, _ := strtoul(rest, 16)
 		if mp != len(rest) {
 			return 0, parseErr(kind, s, "minor number is not a hex number")
 		}
-		minor := uint32(mv)
 		if minor >= 1<<16 {
 			return 0, parseErr(kind, s, "minor number exceeds ffff")
 		}
-		return Handle(maj | minor), nil
+		return Handle(maj<<16 | minor), nil
 	}
 	if p != len(s) {
 		return 0, parseErr(kind, s, "trailing characters after the number")
 	}
-	return Handle(maj), nil
+	return Handle(uint32(maj)), nil
 }
 
 // ParseQdisc parses a qdisc handle as iproute2's get_qdisc_handle does:
@@ -94,8 +94,7 @@ func ParseQdisc(s string) (Handle, error) {
 	if strings.IndexByte(s, 0) >= 0 {
 		return 0, parseErr(kind, s, "contains a NUL byte")
 	}
-	v, p, _ := strtoul(s, 16)
-	maj := uint32(v)
+	maj, p, _ := strtoul(s, 16)
 	if p == 0 {
 		return 0, parseErr(kind, s, "not a hex number or \"none\"")
 	}

@@ -50,7 +50,8 @@ var classIDCases = []struct {
 	{" 1:2", 0x00010002, true},
 	{"1: 2", 0x00010002, true},
 	{"\t1", 0x00000001, true},
-	{"10000ffff:1", 0xFFFF0001, true}, // major truncated to 32 bits before the check
+	{"100000000", 0, true},          // a bare number is truncated to 32 bits
+	{"-ffffffff", 0x00000001, true}, // 2^64 - 0xffffffff, truncated
 	// refused
 	{"", 0, false},
 	{"ROOT", 0, false},
@@ -69,6 +70,9 @@ var classIDCases = []struct {
 	{"1:10000", 0, false},
 	{":10000", 0, false},
 	{"1:-1", 0, false},
+	{"10000ffff:1", 0, false}, // the range check sees all 64 bits
+	{"1:10000ffff", 0, false}, // so does the minor's
+	{"-ffffffff:1", 0, false}, // 2^64 - 0xffffffff as the major
 	{"-1:", 0, false},
 	{"0x", 0, false},
 	{"0x:", 0, false},
@@ -139,13 +143,13 @@ var qdiscCases = []struct {
 	{"  2", 0x00020000, true},
 	{"-0", 0, true},
 	{"+7:", 0x00070000, true},
-	{"100000001:", 0x00010000, true},
 	{"", 0, false},
 	{"root", 0, false},
 	{":", 0, false},
 	{":1", 0, false},
 	{"10000", 0, false},
 	{"10000:", 0, false},
+	{"100000001:", 0, false},
 	{"-1:", 0, false},
 	{"1x", 0, false},
 	{"1 :", 0, false},
