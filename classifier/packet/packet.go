@@ -183,6 +183,10 @@ type Packet struct {
 	TCIndex uint16
 	// TCClassID is qdisc_skb_cb(skb)->tc_classid, 16 bits as in the kernel.
 	TCClassID uint16
+	// SkipClassify is skb->tc_skip_classify: set on a packet re-inserted
+	// by a redirect so that the next tc action list it meets lets it pass
+	// unclassified (tcf_action_exec clears it and returns TC_ACT_OK).
+	SkipClassify bool
 	// CB is the qdisc control block scratch area (__sk_buff cb[0..4]).
 	CB [5]uint32
 
