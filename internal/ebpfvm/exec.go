@@ -1,0 +1,764 @@
+package ebpfvm
+
+// The run loop: a dense switch on the internal opcode of the compiled
+// program (compile.go). Registers are a local array; the stack, call
+// frames and region table live in the Machine. Every memory access goes
+// through Machine.access (mem.go), every run ends: an instruction budget
+// is charged per instruction, calls are bounded by MAX_CALL_FRAMES and
+// may_goto by BPF_MAX_LOOPS.
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/clsbpf/clsbpf/internal/uapi"
+)
+
+func fault(pc int, err error) (uint64, error) {
+	return 0, &RunError{PC: pc, Err: err}
+}
+
+// exec runs the program from instruction 0 with R1 and R2 set.
+func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
+	p := m.prog
+	insns := p.insns
+	var r [uapi.MAX_BPF_REG]uint64
+	r[1], r[2] = r1, r2
+	r[10] = addrOf(regStack, frameSize)
+	if d := p.stackDepth[0]; d != 0 {
+		clear(m.stack[frameSize-d : frameSize])
+	}
+	m.loops = uapi.BPF_MAX_LOOPS
+	depth := 0
+	steps := p.budget
+	pc := 0
+	for {
+		if uint(pc) >= uint(len(insns)) {
+			return fault(pc, ErrBadCall)
+		}
+		in := &insns[pc]
+		steps--
+		if steps == 0 {
+			return fault(pc, ErrBudget)
+		}
+		switch in.op {
+		case opAdd64K:
+			r[in.dst] += in.k
+		case opSub64K:
+			r[in.dst] -= in.k
+		case opMul64K:
+			r[in.dst] *= in.k
+		case opDiv64K:
+			if d := in.k; d != 0 {
+				r[in.dst] /= d
+			} else {
+				r[in.dst] = 0
+			}
+		case opSdiv64K:
+			if d := int64(in.k); d != 0 {
+				r[in.dst] = uint64(int64(r[in.dst]) / d)
+			} else {
+				r[in.dst] = 0
+			}
+		case opMod64K:
+			if d := in.k; d != 0 {
+				r[in.dst] %= d
+			}
+		case opSmod64K:
+			if d := int64(in.k); d != 0 {
+				r[in.dst] = uint64(int64(r[in.dst]) % d)
+			}
+		case opOr64K:
+			r[in.dst] |= in.k
+		case opAnd64K:
+			r[in.dst] &= in.k
+		case opXor64K:
+			r[in.dst] ^= in.k
+		case opLsh64K:
+			r[in.dst] <<= in.k & 63
+		case opRsh64K:
+			r[in.dst] >>= in.k & 63
+		case opArsh64K:
+			r[in.dst] = uint64(int64(r[in.dst]) >> (in.k & 63))
+		case opMov64K:
+			r[in.dst] = in.k
+		case opAdd64X:
+			r[in.dst] += r[in.src]
+		case opSub64X:
+			r[in.dst] -= r[in.src]
+		case opMul64X:
+			r[in.dst] *= r[in.src]
+		case opDiv64X:
+			if d := r[in.src]; d != 0 {
+				r[in.dst] /= d
+			} else {
+				r[in.dst] = 0
+			}
+		case opSdiv64X:
+			if d := int64(r[in.src]); d != 0 {
+				r[in.dst] = uint64(int64(r[in.dst]) / d)
+			} else {
+				r[in.dst] = 0
+			}
+		case opMod64X:
+			if d := r[in.src]; d != 0 {
+				r[in.dst] %= d
+			}
+		case opSmod64X:
+			if d := int64(r[in.src]); d != 0 {
+				r[in.dst] = uint64(int64(r[in.dst]) % d)
+			}
+		case opOr64X:
+			r[in.dst] |= r[in.src]
+		case opAnd64X:
+			r[in.dst] &= r[in.src]
+		case opXor64X:
+			r[in.dst] ^= r[in.src]
+		case opLsh64X:
+			r[in.dst] <<= r[in.src] & 63
+		case opRsh64X:
+			r[in.dst] >>= r[in.src] & 63
+		case opArsh64X:
+			r[in.dst] = uint64(int64(r[in.dst]) >> (r[in.src] & 63))
+		case opMov64X:
+			r[in.dst] = r[in.src]
+		case opAdd32K:
+			r[in.dst] = uint64(uint32(r[in.dst]) + uint32(in.k))
+		case opSub32K:
+			r[in.dst] = uint64(uint32(r[in.dst]) - uint32(in.k))
+		case opMul32K:
+			r[in.dst] = uint64(uint32(r[in.dst]) * uint32(in.k))
+		case opDiv32K:
+			if d := uint32(in.k); d != 0 {
+				r[in.dst] = uint64(uint32(r[in.dst]) / d)
+			} else {
+				r[in.dst] = 0
+			}
+		case opSdiv32K:
+			if d := int32(in.k); d != 0 {
+				r[in.dst] = uint64(uint32(int32(r[in.dst]) / d))
+			} else {
+				r[in.dst] = 0
+			}
+		case opMod32K:
+			if d := uint32(in.k); d != 0 {
+				r[in.dst] = uint64(uint32(r[in.dst]) % d)
+			} else {
+				r[in.dst] = uint64(uint32(r[in.dst]))
+			}
+		case opSmod32K:
+			if d := int32(in.k); d != 0 {
+				r[in.dst] = uint64(uint32(int32(r[in.dst]) % d))
+			} else {
+				r[in.dst] = uint64(uint32(r[in.dst]))
+			}
+		case opOr32K:
+			r[in.dst] = uint64(uint32(r[in.dst]) | uint32(in.k))
+		case opAnd32K:
+			r[in.dst] = uint64(uint32(r[in.dst]) & uint32(in.k))
+		case opXor32K:
+			r[in.dst] = uint64(uint32(r[in.dst]) ^ uint32(in.k))
+		case opLsh32K:
+			r[in.dst] = uint64(uint32(r[in.dst]) << (in.k & 31))
+		case opRsh32K:
+			r[in.dst] = uint64(uint32(r[in.dst]) >> (in.k & 31))
+		case opArsh32K:
+			r[in.dst] = uint64(uint32(int32(r[in.dst]) >> (in.k & 31)))
+		case opMov32K:
+			r[in.dst] = uint64(uint32(in.k))
+		case opAdd32X:
+			r[in.dst] = uint64(uint32(r[in.dst]) + uint32(r[in.src]))
+		case opSub32X:
+			r[in.dst] = uint64(uint32(r[in.dst]) - uint32(r[in.src]))
+		case opMul32X:
+			r[in.dst] = uint64(uint32(r[in.dst]) * uint32(r[in.src]))
+		case opDiv32X:
+			if d := uint32(r[in.src]); d != 0 {
+				r[in.dst] = uint64(uint32(r[in.dst]) / d)
+			} else {
+				r[in.dst] = 0
+			}
+		case opSdiv32X:
+			if d := int32(r[in.src]); d != 0 {
+				r[in.dst] = uint64(uint32(int32(r[in.dst]) / d))
+			} else {
+				r[in.dst] = 0
+			}
+		case opMod32X:
+			if d := uint32(r[in.src]); d != 0 {
+				r[in.dst] = uint64(uint32(r[in.dst]) % d)
+			} else {
+				r[in.dst] = uint64(uint32(r[in.dst]))
+			}
+		case opSmod32X:
+			if d := int32(r[in.src]); d != 0 {
+				r[in.dst] = uint64(uint32(int32(r[in.dst]) % d))
+			} else {
+				r[in.dst] = uint64(uint32(r[in.dst]))
+			}
+		case opOr32X:
+			r[in.dst] = uint64(uint32(r[in.dst]) | uint32(r[in.src]))
+		case opAnd32X:
+			r[in.dst] = uint64(uint32(r[in.dst]) & uint32(r[in.src]))
+		case opXor32X:
+			r[in.dst] = uint64(uint32(r[in.dst]) ^ uint32(r[in.src]))
+		case opLsh32X:
+			r[in.dst] = uint64(uint32(r[in.dst]) << (r[in.src] & 31))
+		case opRsh32X:
+			r[in.dst] = uint64(uint32(r[in.dst]) >> (r[in.src] & 31))
+		case opArsh32X:
+			r[in.dst] = uint64(uint32(int32(r[in.dst]) >> (r[in.src] & 31)))
+		case opMov32X:
+			r[in.dst] = uint64(uint32(r[in.src]))
+		case opJeqK:
+			if r[in.dst] == in.k {
+				pc = int(in.jt)
+				continue
+			}
+		case opJneK:
+			if r[in.dst] != in.k {
+				pc = int(in.jt)
+				continue
+			}
+		case opJgtK:
+			if r[in.dst] > in.k {
+				pc = int(in.jt)
+				continue
+			}
+		case opJgeK:
+			if r[in.dst] >= in.k {
+				pc = int(in.jt)
+				continue
+			}
+		case opJltK:
+			if r[in.dst] < in.k {
+				pc = int(in.jt)
+				continue
+			}
+		case opJleK:
+			if r[in.dst] <= in.k {
+				pc = int(in.jt)
+				continue
+			}
+		case opJsetK:
+			if r[in.dst]&in.k != 0 {
+				pc = int(in.jt)
+				continue
+			}
+		case opJsgtK:
+			if int64(r[in.dst]) > int64(in.k) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJsgeK:
+			if int64(r[in.dst]) >= int64(in.k) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJsltK:
+			if int64(r[in.dst]) < int64(in.k) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJsleK:
+			if int64(r[in.dst]) <= int64(in.k) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJeqX:
+			if r[in.dst] == r[in.src] {
+				pc = int(in.jt)
+				continue
+			}
+		case opJneX:
+			if r[in.dst] != r[in.src] {
+				pc = int(in.jt)
+				continue
+			}
+		case opJgtX:
+			if r[in.dst] > r[in.src] {
+				pc = int(in.jt)
+				continue
+			}
+		case opJgeX:
+			if r[in.dst] >= r[in.src] {
+				pc = int(in.jt)
+				continue
+			}
+		case opJltX:
+			if r[in.dst] < r[in.src] {
+				pc = int(in.jt)
+				continue
+			}
+		case opJleX:
+			if r[in.dst] <= r[in.src] {
+				pc = int(in.jt)
+				continue
+			}
+		case opJsetX:
+			if r[in.dst]&r[in.src] != 0 {
+				pc = int(in.jt)
+				continue
+			}
+		case opJsgtX:
+			if int64(r[in.dst]) > int64(r[in.src]) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJsgeX:
+			if int64(r[in.dst]) >= int64(r[in.src]) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJsltX:
+			if int64(r[in.dst]) < int64(r[in.src]) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJsleX:
+			if int64(r[in.dst]) <= int64(r[in.src]) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJeq32K:
+			if uint32(r[in.dst]) == uint32(in.k) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJne32K:
+			if uint32(r[in.dst]) != uint32(in.k) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJgt32K:
+			if uint32(r[in.dst]) > uint32(in.k) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJge32K:
+			if uint32(r[in.dst]) >= uint32(in.k) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJlt32K:
+			if uint32(r[in.dst]) < uint32(in.k) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJle32K:
+			if uint32(r[in.dst]) <= uint32(in.k) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJset32K:
+			if uint32(r[in.dst])&uint32(in.k) != 0 {
+				pc = int(in.jt)
+				continue
+			}
+		case opJsgt32K:
+			if int32(uint32(r[in.dst])) > int32(uint32(in.k)) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJsge32K:
+			if int32(uint32(r[in.dst])) >= int32(uint32(in.k)) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJslt32K:
+			if int32(uint32(r[in.dst])) < int32(uint32(in.k)) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJsle32K:
+			if int32(uint32(r[in.dst])) <= int32(uint32(in.k)) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJeq32X:
+			if uint32(r[in.dst]) == uint32(r[in.src]) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJne32X:
+			if uint32(r[in.dst]) != uint32(r[in.src]) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJgt32X:
+			if uint32(r[in.dst]) > uint32(r[in.src]) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJge32X:
+			if uint32(r[in.dst]) >= uint32(r[in.src]) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJlt32X:
+			if uint32(r[in.dst]) < uint32(r[in.src]) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJle32X:
+			if uint32(r[in.dst]) <= uint32(r[in.src]) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJset32X:
+			if uint32(r[in.dst])&uint32(r[in.src]) != 0 {
+				pc = int(in.jt)
+				continue
+			}
+		case opJsgt32X:
+			if int32(uint32(r[in.dst])) > int32(uint32(r[in.src])) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJsge32X:
+			if int32(uint32(r[in.dst])) >= int32(uint32(r[in.src])) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJslt32X:
+			if int32(uint32(r[in.dst])) < int32(uint32(r[in.src])) {
+				pc = int(in.jt)
+				continue
+			}
+		case opJsle32X:
+			if int32(uint32(r[in.dst])) <= int32(uint32(r[in.src])) {
+				pc = int(in.jt)
+				continue
+			}
+		case opMovsx64B:
+			r[in.dst] = uint64(int64(int8(r[in.src])))
+		case opMovsx64H:
+			r[in.dst] = uint64(int64(int16(r[in.src])))
+		case opMovsx64W:
+			r[in.dst] = uint64(int64(int32(r[in.src])))
+		case opMovsx32B:
+			r[in.dst] = uint64(uint32(int32(int8(r[in.src]))))
+		case opMovsx32H:
+			r[in.dst] = uint64(uint32(int32(int16(r[in.src]))))
+		case opNeg64:
+			r[in.dst] = -r[in.dst]
+		case opNeg32:
+			r[in.dst] = uint64(-uint32(r[in.dst]))
+		case opLe16:
+			r[in.dst] = uint64(uint16(r[in.dst]))
+		case opLe32:
+			r[in.dst] = uint64(uint32(r[in.dst]))
+		case opLe64:
+		case opBe16, opBswap16:
+			r[in.dst] = uint64(bits.ReverseBytes16(uint16(r[in.dst])))
+		case opBe32, opBswap32:
+			r[in.dst] = uint64(bits.ReverseBytes32(uint32(r[in.dst])))
+		case opBe64, opBswap64:
+			r[in.dst] = bits.ReverseBytes64(r[in.dst])
+		case opJa:
+			pc = int(in.jt)
+			continue
+		case opMayGoto:
+			if m.loops == 0 {
+				pc = int(in.jt)
+				continue
+			}
+			m.loops--
+		case opLdImm64:
+			r[in.dst] = in.k
+			pc += 2
+			continue
+		case opLdxB:
+			b := m.access(r[in.src]+in.o, 1, false)
+			if b == nil {
+				return fault(pc, ErrMemAccess)
+			}
+			r[in.dst] = uint64(b[0])
+		case opLdxH:
+			b := m.access(r[in.src]+in.o, 2, false)
+			if b == nil {
+				return fault(pc, ErrMemAccess)
+			}
+			r[in.dst] = uint64(binary.LittleEndian.Uint16(b))
+		case opLdxW:
+			b := m.access(r[in.src]+in.o, 4, false)
+			if b == nil {
+				return fault(pc, ErrMemAccess)
+			}
+			r[in.dst] = uint64(binary.LittleEndian.Uint32(b))
+		case opLdxDW:
+			b := m.access(r[in.src]+in.o, 8, false)
+			if b == nil {
+				return fault(pc, ErrMemAccess)
+			}
+			r[in.dst] = binary.LittleEndian.Uint64(b)
+		case opLdxsB:
+			b := m.access(r[in.src]+in.o, 1, false)
+			if b == nil {
+				return fault(pc, ErrMemAccess)
+			}
+			r[in.dst] = uint64(int64(int8(b[0])))
+		case opLdxsH:
+			b := m.access(r[in.src]+in.o, 2, false)
+			if b == nil {
+				return fault(pc, ErrMemAccess)
+			}
+			r[in.dst] = uint64(int64(int16(binary.LittleEndian.Uint16(b))))
+		case opLdxsW:
+			b := m.access(r[in.src]+in.o, 4, false)
+			if b == nil {
+				return fault(pc, ErrMemAccess)
+			}
+			r[in.dst] = uint64(int64(int32(binary.LittleEndian.Uint32(b))))
+		case opStB, opStxB:
+			v := in.k
+			if in.op == opStxB {
+				v = r[in.src]
+			}
+			b := m.access(r[in.dst]+in.o, 1, true)
+			if b == nil {
+				return fault(pc, ErrMemAccess)
+			}
+			b[0] = byte(v)
+		case opStH, opStxH:
+			v := in.k
+			if in.op == opStxH {
+				v = r[in.src]
+			}
+			b := m.access(r[in.dst]+in.o, 2, true)
+			if b == nil {
+				return fault(pc, ErrMemAccess)
+			}
+			binary.LittleEndian.PutUint16(b, uint16(v))
+		case opStW, opStxW:
+			v := in.k
+			if in.op == opStxW {
+				v = r[in.src]
+			}
+			b := m.access(r[in.dst]+in.o, 4, true)
+			if b == nil {
+				return fault(pc, ErrMemAccess)
+			}
+			binary.LittleEndian.PutUint32(b, uint32(v))
+		case opStDW, opStxDW:
+			v := in.k
+			if in.op == opStxDW {
+				v = r[in.src]
+			}
+			b := m.access(r[in.dst]+in.o, 8, true)
+			if b == nil {
+				return fault(pc, ErrMemAccess)
+			}
+			binary.LittleEndian.PutUint64(b, v)
+		case opAtomic32:
+			b := m.access(r[in.dst]+in.o, 4, true)
+			if b == nil || uintptr(unsafe.Pointer(&b[0]))%4 != 0 {
+				return fault(pc, ErrMemAccess)
+			}
+			atomic32(in, (*uint32)(unsafe.Pointer(&b[0])), &r)
+		case opAtomic64:
+			b := m.access(r[in.dst]+in.o, 8, true)
+			if b == nil || uintptr(unsafe.Pointer(&b[0]))%8 != 0 {
+				return fault(pc, ErrMemAccess)
+			}
+			atomic64(in, (*uint64)(unsafe.Pointer(&b[0])), &r)
+		case opCtxLd:
+			r[in.dst] = m.ctxLoad(&p.ctxs[in.aux])
+		case opCtxSt:
+			m.ctxStore(&p.ctxs[in.aux], r[in.src])
+		case opCtxStK:
+			m.ctxStore(&p.ctxs[in.aux], in.k)
+		case opLdAbsB, opLdAbsH, opLdAbsW, opLdIndB, opLdIndH, opLdIndW:
+			off := int32(in.k)
+			if in.op >= opLdIndB {
+				off = int32(uint32(r[in.src]) + uint32(in.k))
+			}
+			v, ok := m.ldAbs(off, in.op)
+			if ok {
+				r[0] = v
+				break
+			}
+			// A failed legacy load ends the current function with 0.
+			r[0] = 0
+			if depth == 0 {
+				return 0, nil
+			}
+			depth--
+			f := &m.frames[depth]
+			r[6], r[7], r[8], r[9], r[10] = f.regs[0], f.regs[1], f.regs[2], f.regs[3], f.fp
+			pc = f.ret
+			continue
+		case opCall:
+			h := p.helpers[in.aux]
+			m.args = [5]uint64{r[1], r[2], r[3], r[4], r[5]}
+			v, err := h.Func(m, &m.args)
+			if err != nil {
+				return 0, &RunError{PC: pc, Err: ErrHelper, Cause: err}
+			}
+			r[0] = v
+			if h.ChangesPacket {
+				m.RefreshPacket()
+			}
+		case opCallx:
+			h, ok := p.helpersByID[int32(r[in.dst])]
+			if !ok || r[in.dst] > 0x7fffffff {
+				return fault(pc, ErrBadCall)
+			}
+			m.args = [5]uint64{r[1], r[2], r[3], r[4], r[5]}
+			v, err := h.Func(m, &m.args)
+			if err != nil {
+				return 0, &RunError{PC: pc, Err: ErrHelper, Cause: err}
+			}
+			r[0] = v
+			if h.ChangesPacket {
+				m.RefreshPacket()
+			}
+		case opCallLocal:
+			if depth+1 >= maxFrames {
+				return fault(pc, ErrCallDepth)
+			}
+			f := &m.frames[depth]
+			f.ret, f.fp = pc+1, r[10]
+			f.regs = [4]uint64{r[6], r[7], r[8], r[9]}
+			depth++
+			top := uint32(depth+1) * frameSize
+			r[10] = addrOf(regStack, top)
+			if d := p.stackDepth[in.aux]; d != 0 {
+				clear(m.stack[top-d : top])
+			}
+			pc = int(in.jt)
+			continue
+		case opExit:
+			if depth == 0 {
+				return r[0], nil
+			}
+			depth--
+			f := &m.frames[depth]
+			r[6], r[7], r[8], r[9], r[10] = f.regs[0], f.regs[1], f.regs[2], f.regs[3], f.fp
+			pc = f.ret
+			continue
+		default:
+			return fault(pc, ErrBadCall)
+		}
+		pc++
+	}
+}
+
+// atomic32 performs a 32-bit BPF_ATOMIC operation on *p.
+func atomic32(in *inst, p *uint32, r *[uapi.MAX_BPF_REG]uint64) {
+	v := uint32(r[in.src])
+	var old uint32
+	switch in.aux &^ uapi.BPF_FETCH {
+	case uapi.BPF_ADD:
+		old = atomic.AddUint32(p, v) - v
+	case uapi.BPF_OR:
+		old = atomic.OrUint32(p, v)
+	case uapi.BPF_AND:
+		old = atomic.AndUint32(p, v)
+	case uapi.BPF_XOR:
+		for {
+			old = atomic.LoadUint32(p)
+			if atomic.CompareAndSwapUint32(p, old, old^v) {
+				break
+			}
+		}
+	case uapi.BPF_XCHG &^ uapi.BPF_FETCH:
+		old = atomic.SwapUint32(p, v)
+	case uapi.BPF_CMPXCHG &^ uapi.BPF_FETCH:
+		want := uint32(r[0])
+		for {
+			old = atomic.LoadUint32(p)
+			if old != want || atomic.CompareAndSwapUint32(p, old, v) {
+				break
+			}
+		}
+		r[0] = uint64(old)
+		return
+	}
+	if in.aux&uapi.BPF_FETCH != 0 {
+		r[in.src] = uint64(old)
+	}
+}
+
+// atomic64 performs a 64-bit BPF_ATOMIC operation on *p.
+func atomic64(in *inst, p *uint64, r *[uapi.MAX_BPF_REG]uint64) {
+	v := r[in.src]
+	var old uint64
+	switch in.aux &^ uapi.BPF_FETCH {
+	case uapi.BPF_ADD:
+		old = atomic.AddUint64(p, v) - v
+	case uapi.BPF_OR:
+		old = atomic.OrUint64(p, v)
+	case uapi.BPF_AND:
+		old = atomic.AndUint64(p, v)
+	case uapi.BPF_XOR:
+		for {
+			old = atomic.LoadUint64(p)
+			if atomic.CompareAndSwapUint64(p, old, old^v) {
+				break
+			}
+		}
+	case uapi.BPF_XCHG &^ uapi.BPF_FETCH:
+		old = atomic.SwapUint64(p, v)
+	case uapi.BPF_CMPXCHG &^ uapi.BPF_FETCH:
+		want := r[0]
+		for {
+			old = atomic.LoadUint64(p)
+			if old != want || atomic.CompareAndSwapUint64(p, old, v) {
+				break
+			}
+		}
+		r[0] = old
+		return
+	}
+	if in.aux&uapi.BPF_FETCH != 0 {
+		r[in.src] = old
+	}
+}
+
+// ldAbs performs the load of a legacy LD_ABS/LD_IND at packet offset off
+// (bpf_skb_load_helper_*: SKF_NET_OFF and SKF_LL_OFF references, then the
+// bytes up to skb->len, big-endian).
+func (m *Machine) ldAbs(off int32, op opcode) (uint64, bool) {
+	n := 4
+	switch op {
+	case opLdAbsB, opLdIndB:
+		n = 1
+	case opLdAbsH, opLdIndH:
+		n = 2
+	}
+	pk := m.pkt
+	buf, data, _, end := pk.Buffer()
+	pos := int(off)
+	switch {
+	case off >= 0:
+	case off >= uapi.SKF_NET_OFF:
+		nh := pk.NetworkOffset()
+		if nh == -1 {
+			return 0, false
+		}
+		pos = nh + int(off-uapi.SKF_NET_OFF)
+	case off >= uapi.SKF_LL_OFF:
+		mh := pk.MACOffset()
+		if mh == -1 {
+			return 0, false
+		}
+		pos = mh + int(off-uapi.SKF_LL_OFF)
+	default:
+		return 0, false
+	}
+	at := data + pos
+	if at < 0 || at+n > end {
+		return 0, false
+	}
+	b := buf[at : at+n]
+	switch n {
+	case 1:
+		return uint64(b[0]), true
+	case 2:
+		return uint64(binary.BigEndian.Uint16(b)), true
+	}
+	return uint64(binary.BigEndian.Uint32(b)), true
+}
