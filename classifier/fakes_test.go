@@ -1,0 +1,123 @@
+package classifier
+
+import (
+	"fmt"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/net/bpf"
+
+	"github.com/clsbpf/clsbpf/action"
+	"github.com/clsbpf/clsbpf/classifier/packet"
+	"github.com/clsbpf/clsbpf/handle"
+)
+
+// fakeClassic is a classic program whose run is a Go function; its
+// instructions are only what a dump reports.
+type fakeClassic struct {
+	insns []bpf.RawInstruction
+	run   func(pkt *packet.Packet) uint32
+}
+
+func (p *fakeClassic) Run(pkt *packet.Packet) uint32      { return p.run(pkt) }
+func (p *fakeClassic) Instructions() []bpf.RawInstruction { return p.insns }
+
+// retK is the classic program "ret #k".
+func retK(k uint32) *fakeClassic {
+	return &fakeClassic{
+		insns: []bpf.RawInstruction{{Op: 0x06, K: k}}, // ret #k
+		run:   func(*packet.Packet) uint32 { return k },
+	}
+}
+
+// fakeEBPF is an eBPF program whose run is a Go function.
+type fakeEBPF struct {
+	id  uint32
+	tag [8]byte
+	run func(pkt *packet.Packet) uint32
+}
+
+func (p *fakeEBPF) Run(pkt *packet.Packet) uint32 { return p.run(pkt) }
+func (p *fakeEBPF) ID() uint32                    { return p.id }
+func (p *fakeEBPF) Tag() [8]byte                  { return p.tag }
+
+// setClassID is an eBPF program that writes tc_classid and returns ret.
+func setClassID(classID uint16, ret action.Verdict) *fakeEBPF {
+	return &fakeEBPF{id: 7, run: func(pkt *packet.Packet) uint32 {
+		pkt.TCClassID = classID
+		return uint32(ret)
+	}}
+}
+
+// fakeTable is a ProgramTable over a map of descriptors.
+type fakeTable map[uint32]ExtendedProgram
+
+func (t fakeTable) Program(fd uint32, skipSW bool) (ExtendedProgram, error) {
+	switch fd {
+	case 1000:
+		return nil, fmt.Errorf("fd %d is a socket filter: %w", fd, syscall.EINVAL)
+	}
+	p, ok := t[fd]
+	if !ok {
+		return nil, fmt.Errorf("fd %d: %w", fd, syscall.EBADF)
+	}
+	return p, nil
+}
+
+// fakeActions is an action chain that returns a fixed verdict and counts
+// its runs and releases.
+type fakeActions struct {
+	verdict  action.Verdict
+	runs     atomic.Int64
+	released atomic.Int64
+}
+
+func (a *fakeActions) Exec(pkt *packet.Packet, res Result) Result {
+	a.runs.Add(1)
+	res.Verdict = a.verdict
+	return res
+}
+func (a *fakeActions) Release() { a.released.Add(1) }
+
+// fakeParser builds fakeActions from a one-byte verdict in TCA_BPF_ACT.
+type fakeParser struct{ built []*fakeActions }
+
+func (p *fakeParser) ParseActions(req ActionRequest) (ActionChain, error) {
+	if len(req.Act) == 0 {
+		return nil, fmt.Errorf("empty action list: %w", syscall.EINVAL)
+	}
+	a := &fakeActions{verdict: action.Verdict(int8(req.Act[0]))}
+	p.built = append(p.built, a)
+	return a, nil
+}
+
+// fakeOffload accepts with n drivers or fails with err.
+type fakeOffload struct {
+	n    int
+	err  error
+	cmds []OffloadCommand
+}
+
+func (o *fakeOffload) Offload(cmd OffloadCommand) (int, error) {
+	o.cmds = append(o.cmds, cmd)
+	if cmd.Op == OffloadDestroy {
+		return 0, nil
+	}
+	return o.n, o.err
+}
+
+// fakeClasses hands out cookie = classid + 1 for classes in the set.
+type fakeClasses struct {
+	classes map[handle.Handle]bool
+	bound   map[handle.Handle]int
+}
+
+func (c *fakeClasses) BindClass(id handle.Handle) uint64 {
+	if !c.classes[id] {
+		return 0
+	}
+	c.bound[id]++
+	return uint64(id) + 1
+}
+
+func (c *fakeClasses) UnbindClass(id handle.Handle, cookie uint64) { c.bound[id]-- }
