@@ -31,10 +31,48 @@
 // as the kernel's pskb_expand_head does; no operation may make the frame
 // longer than MaxLen, and one that would fails with an error instead.
 //
+// # Three ways in
+//
+// SetFrame and SetL3 build the packet BPF_PROG_TEST_RUN-style: the frame as
+// given, Protocol from its header, no device, an in-frame VLAN tag left in
+// place. Receive and Transmit build it as the kernel's datapath hands it to
+// tc ingress and egress on a Device: pkt_type from the destination address
+// as eth_type_trans computes it (Device.PktType), ifindex and skb_iif, the
+// VLAN tag moved into the offload fields on receive (UntagVLAN), and the
+// qdisc's wire length. Any field may be set directly afterwards.
+//
 // # Reuse and concurrency
 //
 // SetFrame and SetL3 reset a Packet for the next frame and reuse its buffer,
 // so a Packet kept per worker costs no allocation per frame. A Packet is not
 // safe for concurrent use: one goroutine runs one packet at a time, as one
 // CPU runs one skb.
+//
+// # Errors
+//
+// Bad input is an error, never a panic, and a failed operation leaves the
+// packet as it was. Every error wraps the errno of the kernel path it
+// mirrors, so errors.Is works on both: ErrTooLong (EMSGSIZE), ErrOutOfRange
+// (EFAULT), ErrTruncated and ErrNoVLAN (EINVAL), and EEXIST for a second
+// offloaded VLAN tag.
+//
+// # Limits
+//
+// A frame holds at most MaxLen bytes and the metadata area at most
+// MaxMetaLen. Only one VLAN tag can be offloaded, as in struct sk_buff; an
+// inner tag stays in the frame. The transmit path's own parsing (an
+// AF_PACKET sender naming skb->protocol, GSO, checksum offload state) is not
+// modelled: set those fields directly.
+//
+// # Kernel sources
+//
+// The layout follows include/linux/skbuff.h and the __sk_buff view in
+// net/core/filter.c; protocol and pkt_type follow eth_type_trans
+// (net/ethernet/eth.c) and eth_skb_pkt_type (include/linux/etherdevice.h);
+// VLAN untagging follows skb_vlan_untag (net/core/skbuff.c) and
+// vlan_set_encap_proto (include/linux/if_vlan.h); the receive and transmit
+// metadata follow __netif_receive_skb_core and __dev_queue_xmit
+// (net/core/dev.c). The package's kernel tests compare all of it with what a
+// SCHED_CLS program reads under BPF_PROG_TEST_RUN and at clsact on a veth
+// pair.
 package packet

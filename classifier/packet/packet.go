@@ -60,6 +60,27 @@ const (
 	Loopback  Type = 5 // PACKET_LOOPBACK
 )
 
+// String returns the kernel's lower-case name of the type ("host",
+// "broadcast", "multicast", "otherhost", "outgoing", "loopback"), or
+// "Type(n)" for other values.
+func (t Type) String() string {
+	switch t {
+	case Host:
+		return "host"
+	case Broadcast:
+		return "broadcast"
+	case Multicast:
+		return "multicast"
+	case OtherHost:
+		return "otherhost"
+	case Outgoing:
+		return "outgoing"
+	case Loopback:
+		return "loopback"
+	}
+	return fmt.Sprintf("Type(%d)", uint8(t))
+}
+
 // ChecksumState is skb->ip_summed (CHECKSUM_* in linux/skbuff.h).
 type ChecksumState uint8
 

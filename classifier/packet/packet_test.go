@@ -777,6 +777,13 @@ func TestTransmit(t *testing.T) {
 	assert.ErrorIs(t, err, ErrTruncated)
 }
 
+func TestTypeString(t *testing.T) {
+	names := []string{"host", "broadcast", "multicast", "otherhost", "outgoing", "loopback", "Type(6)"}
+	for i, want := range names {
+		assert.Equal(t, want, Type(i).String())
+	}
+}
+
 func TestDirectionString(t *testing.T) {
 	assert.Equal(t, "ingress", Ingress.String())
 	assert.Equal(t, "egress", Egress.String())
