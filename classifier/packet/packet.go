@@ -457,6 +457,22 @@ func (p *Packet) SetNetworkOffset(off int) error {
 	return nil
 }
 
+// SetMACOffset sets the MAC header to off bytes from data
+// (skb_set_mac_header), or unsets it when off is -1. Actions that push or
+// pop link-layer headers (VLAN tags, Ethernet headers) use it to keep the
+// MAC header where the kernel keeps it.
+func (p *Packet) SetMACOffset(off int) error {
+	if off == -1 {
+		p.mac = -1
+		return nil
+	}
+	if off < 0 || off > p.Len() {
+		return fmt.Errorf("set mac offset %d: %w", off, ErrOutOfRange)
+	}
+	p.mac = p.data + off
+	return nil
+}
+
 // SetTransportOffset sets the transport header to off bytes from data, or
 // unsets it when off is -1.
 func (p *Packet) SetTransportOffset(off int) error {
