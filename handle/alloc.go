@@ -80,6 +80,10 @@ func (a *Allocator) Len() int { return a.count }
 // Clone returns an independent copy of a. Changes to either are not seen by
 // the other. A copy-on-write chain clones, stages a change on the clone and
 // keeps it only if the whole change succeeds.
+//
+// Clone marks the nodes a shares with the copy, so it counts as a change to
+// a: call it where a may be changed (under the writers' lock), not from
+// readers.
 func (a *Allocator) Clone() *Allocator {
 	c := *a
 	// Both sides get a new owner: the shared nodes belong to neither, so
@@ -120,6 +124,11 @@ func (a *Allocator) Alloc() (uint32, error) {
 // fails with an error wrapping syscall.ENOSPC when h is in use (the kernel's
 // idr_alloc_u32 with the range [h, h]) and with syscall.EINVAL for 0, which
 // the kernel reads as "allocate one" and never reserves.
+//
+// Through netlink the ENOSPC is not seen: cls_api looks the handle up
+// first and answers EEXIST ("Filter already exists") to an exclusive add,
+// or replaces the filter in place, which keeps its handle and reserves
+// nothing.
 func (a *Allocator) Reserve(h uint32) error {
 	if h == 0 {
 		return fmt.Errorf("reserve filter handle: 0 means automatic allocation: %w", syscall.EINVAL)
