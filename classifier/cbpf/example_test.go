@@ -74,8 +74,8 @@ func ExampleParseBytecode() {
 
 func ExampleProgram_Run() {
 	// `tcpdump -ddd 'ip and tcp dst port 80'`, as a tc bytecode string.
-	raw, err := cbpf.ParseBytecode("12,40 0 0 12,21 0 9 2048,48 0 0 23,21 0 7 6,40 0 0 20," +
-		"69 5 0 8191,177 0 0 14,72 0 0 16,21 0 1 80,6 0 0 262144,6 0 0 0,6 0 0 0")
+	raw, err := cbpf.ParseBytecode("11,40 0 0 12,21 0 8 2048,48 0 0 23,21 0 6 6,40 0 0 20," +
+		"69 4 0 8191,177 0 0 14,72 0 0 16,21 0 1 80,6 0 0 262144,6 0 0 0")
 	if err != nil {
 		fmt.Println(err)
 		return

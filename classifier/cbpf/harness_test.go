@@ -1,0 +1,146 @@
+package cbpf
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/bpf"
+
+	"github.com/clsbpf/clsbpf/classifier/packet"
+	"github.com/clsbpf/clsbpf/internal/uapi"
+)
+
+// Opcode pieces for program tables, with the kernel's names.
+const (
+	ld   = uapi.BPF_LD
+	ldx  = uapi.BPF_LDX
+	st   = uapi.BPF_ST
+	stx  = uapi.BPF_STX
+	alu  = uapi.BPF_ALU
+	jmp  = uapi.BPF_JMP
+	ret  = uapi.BPF_RET
+	misc = uapi.BPF_MISC
+	w    = uapi.BPF_W
+	h    = uapi.BPF_H
+	b    = uapi.BPF_B
+	imm  = uapi.BPF_IMM
+	abs  = uapi.BPF_ABS
+	ind  = uapi.BPF_IND
+	mem  = uapi.BPF_MEM
+	lenm = uapi.BPF_LEN
+	msh  = uapi.BPF_MSH
+	k    = uapi.BPF_K
+	x    = uapi.BPF_X
+	a    = uapi.BPF_A
+	add  = uapi.BPF_ADD
+	sub  = uapi.BPF_SUB
+	mul  = uapi.BPF_MUL
+	div  = uapi.BPF_DIV
+	or   = uapi.BPF_OR
+	and  = uapi.BPF_AND
+	lsh  = uapi.BPF_LSH
+	rsh  = uapi.BPF_RSH
+	neg  = uapi.BPF_NEG
+	mod  = uapi.BPF_MOD
+	xor  = uapi.BPF_XOR
+	ja   = uapi.BPF_JA
+	jeq  = uapi.BPF_JEQ
+	jgt  = uapi.BPF_JGT
+	jge  = uapi.BPF_JGE
+	jset = uapi.BPF_JSET
+	tax  = uapi.BPF_TAX
+	txa  = uapi.BPF_TXA
+)
+
+// Offsets for negative and ancillary loads, as the unsigned k of LD ABS.
+const (
+	adOff  = uint32(0x100000000 + uapi.SKF_AD_OFF)
+	netOff = uint32(0x100000000 + uapi.SKF_NET_OFF)
+	llOff  = uint32(0x100000000 + uapi.SKF_LL_OFF)
+)
+
+// anc returns k for the extension n (uapi.SKF_AD_*).
+func anc(n uint32) uint32 { return adOff + n }
+
+// stmt is a non-jump instruction.
+func stmt(code uint16, kv uint32) bpf.RawInstruction { return bpf.RawInstruction{Op: code, K: kv} }
+
+// jump is a conditional jump.
+func jump(code uint16, kv uint32, jt, jf uint8) bpf.RawInstruction {
+	return bpf.RawInstruction{Op: code, Jt: jt, Jf: jf, K: kv}
+}
+
+// engines lists the execution engines every table case runs on.
+var engines = []struct {
+	name string
+	e    engine
+}{
+	{"predecoded", enginePredecoded},
+	{"interp", engineInterp},
+}
+
+// fixedRandom is the SKF_AD_RANDOM source of table tests.
+func fixedRandom() uint32 { return 0x5eed1234 }
+
+// runEngines loads prog on every engine, requires that they agree on pkt
+// and returns the result.
+func runEngines(t testing.TB, prog []bpf.RawInstruction, pkt *packet.Packet, opts ...Option) uint32 {
+	t.Helper()
+	var got []uint32
+	for _, e := range engines {
+		p, err := LoadRaw(prog, append([]Option{WithRandom(fixedRandom), withEngine(e.e)}, opts...)...)
+		require.NoError(t, err)
+		got = append(got, p.Run(pkt))
+	}
+	for i := 1; i < len(got); i++ {
+		require.Equalf(t, got[0], got[i], "engine %s disagrees with %s", engines[i].name, engines[0].name)
+	}
+	return got[0]
+}
+
+// rewriteReturns turns prog into a probe that reports byte n of the value
+// the program returns: every RET becomes a jump to an epilogue computing
+// ((A >> 8n) & 0xff) + 1. A run that ends through a fault (a failed load,
+// division by zero) still returns 0. On a socket the probe delivers byte+1
+// bytes of a packet of at least 256 bytes, or drops it on a fault. It
+// reports false when a rewritten jump no longer fits 8 bits.
+func rewriteReturns(prog []bpf.RawInstruction, n int) ([]bpf.RawInstruction, bool) {
+	pos := make([]int, len(prog)+1)
+	p := 0
+	for i, in := range prog {
+		pos[i] = p
+		p++
+		if in.Op == ret|k {
+			p++
+		}
+	}
+	pos[len(prog)] = p
+	epi := p
+	out := make([]bpf.RawInstruction, 0, p+4)
+	for i, in := range prog {
+		self := pos[i]
+		switch {
+		case in.Op == ret|k:
+			out = append(out, stmt(ld|imm, in.K), stmt(jmp|ja, uint32(epi-(self+1)-1)))
+		case in.Op == ret|a:
+			out = append(out, stmt(jmp|ja, uint32(epi-self-1)))
+		case in.Op == jmp|ja:
+			out = append(out, stmt(jmp|ja, uint32(pos[i+1+int(in.K)]-self-1)))
+		case in.Op&0x07 == jmp:
+			jt := pos[i+1+int(in.Jt)] - self - 1
+			jf := pos[i+1+int(in.Jf)] - self - 1
+			if jt > 255 || jf > 255 {
+				return nil, false
+			}
+			out = append(out, jump(in.Op, in.K, uint8(jt), uint8(jf)))
+		default:
+			out = append(out, in)
+		}
+	}
+	return append(out,
+		stmt(alu|rsh|k, uint32(8*n)), // rsh #8n
+		stmt(alu|and|k, 0xff),        // and #0xff
+		stmt(alu|add|k, 1),           // add #1
+		stmt(ret|a, 0),               // ret a
+	), true
+}

@@ -1,0 +1,271 @@
+//go:build linux
+
+package cbpf
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/clsbpf/clsbpf/classifier/packet"
+	"github.com/clsbpf/clsbpf/internal/kerneltest"
+)
+
+// Kernel-differential tests: the same programs run in the kernel (attached
+// with SO_ATTACH_FILTER to an AF_UNIX socket pair, or to an AF_PACKET
+// socket on a veth pair in a private namespace) and on both engines, and
+// the kernel's checker decisions and delivered lengths must match ours.
+
+// oracle is a socket with a classic filter.
+type oracle interface {
+	Attach([]bpf.RawInstruction) error
+	Deliver([]byte) (int, error)
+}
+
+// pinCPU locks the calling goroutine to its thread and the thread to the
+// last CPU, so that the kernel runs filters for packets it sends on that
+// CPU (the send path for AF_UNIX, the veth receive softirq for AF_PACKET).
+// The thread is discarded when the test goroutine ends.
+func pinCPU(t *testing.T) uint32 {
+	t.Helper()
+	runtime.LockOSThread()
+	cpu := runtime.NumCPU() - 1
+	var set unix.CPUSet
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		kerneltest.Skip(t, fmt.Sprintf("sched_setaffinity: %v", err))
+	}
+	return uint32(cpu)
+}
+
+// delivered is what a socket gets from a filter result: nothing for 0,
+// else min(result, len).
+func delivered(res uint32, plen int) int {
+	if res == 0 {
+		return -1
+	}
+	return int(min(uint64(res), uint64(plen)))
+}
+
+// differ runs prog on the oracle and on both engines for every packet and
+// reports the first disagreement. mk builds the engine's packet for a
+// payload as the oracle's kernel sees it.
+type differ struct {
+	o      oracle
+	mk     func([]byte) *packet.Packet
+	checks int // checker decisions compared
+	runs   int // packet runs compared
+	kept   int // runs where the packet was delivered
+}
+
+func (d *differ) compare(prog []bpf.RawInstruction, payloads [][]byte) error {
+	kerr := d.o.Attach(prog)
+	ours := Check(prog)
+	d.checks++
+	if kerr != nil {
+		if !errors.Is(kerr, syscall.EINVAL) {
+			return fmt.Errorf("kernel refused with %v, not EINVAL", kerr)
+		}
+		if ours == nil {
+			return fmt.Errorf("kernel rejects (EINVAL), Check accepts")
+		}
+		return nil
+	}
+	if ours != nil {
+		return fmt.Errorf("kernel accepts, Check rejects: %v", ours)
+	}
+	if err := d.runAll(prog, payloads, "program"); err != nil {
+		return err
+	}
+	for n := range 4 {
+		probe, ok := rewriteReturns(prog, n)
+		if !ok {
+			return nil
+		}
+		if err := d.o.Attach(probe); err != nil {
+			return fmt.Errorf("kernel refused the byte-%d probe: %v", n, err)
+		}
+		if err := d.runAll(probe, payloads, fmt.Sprintf("byte-%d probe", n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runAll compares the attached prog on every payload.
+func (d *differ) runAll(prog []bpf.RawInstruction, payloads [][]byte, what string) error {
+	var progs []*Program
+	for _, e := range engines {
+		p, err := LoadRaw(prog, withEngine(e.e), WithRandom(fixedRandom))
+		if err != nil {
+			return fmt.Errorf("%s: load on %s: %v", what, e.name, err)
+		}
+		progs = append(progs, p)
+	}
+	for i, pl := range payloads {
+		pkt := d.mk(pl)
+		res := progs[0].Run(pkt)
+		for j, p := range progs[1:] {
+			if r := p.Run(pkt); r != res {
+				return fmt.Errorf("%s, packet %d: %s returns %#x, %s %#x", what, i, engines[j+1].name, r, engines[0].name, res)
+			}
+		}
+		want := delivered(res, pkt.Len())
+		got, err := d.o.Deliver(pl)
+		if err != nil {
+			return err
+		}
+		d.runs++
+		if got >= 0 {
+			d.kept++
+		}
+		if got != want {
+			return fmt.Errorf("%s, packet %d (%d bytes): kernel delivers %d, engine result %#x delivers %d",
+				what, i, len(pl), got, res, want)
+		}
+	}
+	return nil
+}
+
+// failProgram reports a disagreement with everything needed to replay it.
+func failProgram(t *testing.T, seed uint64, i int, prog []bpf.RawInstruction, err error) {
+	t.Helper()
+	t.Fatalf("seed %d (replay with CLSBPF_SEED=%d), program %d: %v\nbytecode: %s\n%s", seed, seed, i, err, FormatBytecode(prog), Disassemble(prog))
+}
+
+// generatedPrograms is how many random programs each oracle runs (the
+// issue asks for at least 10,000 per run in total).
+const (
+	unixPrograms  = 10000
+	vethPrograms  = 10000
+	checkPrograms = 20000
+)
+
+// testSeed returns the generator seed: CLSBPF_SEED when set (to replay a
+// failure), else the clock.
+func testSeed(t *testing.T) uint64 {
+	t.Helper()
+	if s := os.Getenv("CLSBPF_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		require.NoError(t, err, "CLSBPF_SEED")
+		return v
+	}
+	return uint64(time.Now().UnixNano())
+}
+
+func TestKernelGeneratedUnix(t *testing.T) {
+	u := kerneltest.NewUnixPair(t)
+	cpu := pinCPU(t)
+	seed := testSeed(t)
+	r := rand.New(rand.NewPCG(seed, 0x63627066))
+	pkt := packet.New(512)
+	d := &differ{o: u, mk: func(pl []byte) *packet.Packet {
+		require.NoError(t, pkt.SetL3(pl))
+		pkt.Protocol, pkt.DeviceType, pkt.Slot = 0, 0, cpu // a datagram: no device, protocol 0
+		return pkt
+	}}
+	mode := genMode{cpu: true}
+	for i := range unixPrograms {
+		plen := 256 + r.IntN(160)
+		prog := genProgram(r, mode, plen)
+		payloads := [][]byte{genPayload(r, plen), genPayload(r, 256+r.IntN(160))}
+		if err := d.compare(prog, payloads); err != nil {
+			failProgram(t, seed, i, prog, err)
+		}
+	}
+	t.Logf("seed %d: %d programs, %d checker decisions and %d runs (%d kept) agree with the kernel", seed, unixPrograms, d.checks, d.runs, d.kept)
+}
+
+func TestKernelGeneratedVeth(t *testing.T) {
+	v := kerneltest.NewVeth(t)
+	cpu := pinCPU(t)
+	seed := testSeed(t)
+	r := rand.New(rand.NewPCG(seed, 0x76657468))
+	pkt := packet.New(1024)
+	var mark uint32
+	d := &differ{o: v, mk: func(f []byte) *packet.Packet {
+		vethPacket(t, pkt, f, v)
+		pkt.Mark, pkt.Slot = mark, cpu
+		return pkt
+	}}
+	mode := genMode{device: true, cpu: true}
+	for i := range vethPrograms {
+		mark = r.Uint32()
+		require.NoError(t, v.SetMark(mark))
+		plen := 256 + r.IntN(200)
+		prog := genProgram(r, mode, plen)
+		frames := [][]byte{genFrame(r, plen, v.MAC), genFrame(r, 256+r.IntN(200), v.MAC)}
+		if err := d.compare(prog, frames); err != nil {
+			failProgram(t, seed, i, prog, err)
+		}
+	}
+	t.Logf("seed %d: %d programs, %d checker decisions and %d runs (%d kept) agree with the kernel", seed, vethPrograms, d.checks, d.runs, d.kept)
+}
+
+// vethPacket fills pkt with frame as the kernel's receive path hands it to
+// a packet socket on v's receiving device.
+func vethPacket(t testing.TB, pkt *packet.Packet, f []byte, v *kerneltest.Veth) {
+	t.Helper()
+	require.NoError(t, pkt.SetFrame(f))
+	if tpid := uint16(f[12])<<8 | uint16(f[13]); tpid == 0x8100 || tpid == 0x88a8 {
+		require.NoError(t, pkt.UntagVLAN())
+	}
+	pkt.Ifindex = uint32(v.Ifindex)
+	pkt.PktType = pktType(f, v.MAC)
+}
+
+// pktType is eth_type_trans's choice of skb->pkt_type.
+func pktType(f, own []byte) packet.Type {
+	switch {
+	case string(f[:6]) == string(own):
+		return packet.Host
+	case string(f[:6]) == "\xff\xff\xff\xff\xff\xff":
+		return packet.Broadcast
+	case f[0]&1 != 0:
+		return packet.Multicast
+	}
+	return packet.OtherHost
+}
+
+func TestKernelCheckGenerated(t *testing.T) {
+	u := kerneltest.NewUnixPair(t)
+	seed := testSeed(t)
+	r := rand.New(rand.NewPCG(seed, 0x63686b))
+	var rejected, accepted int
+	for i := range checkPrograms {
+		prog := genProgram(r, genMode{device: true, cpu: true}, 300)
+		for range 1 + r.IntN(3) {
+			prog = mutate(r, prog)
+			if len(prog) == 0 {
+				break
+			}
+		}
+		kerr := u.Attach(prog)
+		ours := Check(prog)
+		if kerr != nil && !errors.Is(kerr, syscall.EINVAL) {
+			failProgram(t, seed, i, prog, fmt.Errorf("kernel refused with %v, not EINVAL", kerr))
+		}
+		if (kerr == nil) != (ours == nil) {
+			failProgram(t, seed, i, prog, fmt.Errorf("kernel: %v, Check: %v", kerr, ours))
+		}
+		if ours != nil {
+			require.ErrorIs(t, ours, syscall.EINVAL)
+			rejected++
+		} else {
+			accepted++
+		}
+	}
+	t.Logf("seed %d: %d accepted and %d rejected programs agree with the kernel's checker", seed, accepted, rejected)
+	require.Greater(t, rejected, checkPrograms/4)
+	require.Greater(t, accepted, checkPrograms/10)
+}
