@@ -304,6 +304,20 @@ func BenchmarkAllocator(b *testing.B) {
 			h = got*7919%100000 + 1
 		}
 	})
+	b.Run("alloc_release_linear_model", func(b *testing.B) {
+		// The same work on refAlloc, the set-and-scan model, for scale.
+		ref := &refAlloc{used: map[uint32]bool{}, max: AutoMax}
+		for range 100000 {
+			_, _ = ref.alloc()
+		}
+		b.ReportAllocs()
+		h := uint32(1)
+		for b.Loop() {
+			delete(ref.used, h)
+			got, _ := ref.alloc()
+			h = got*7919%100000 + 1
+		}
+	})
 	b.Run("in_use", func(b *testing.B) {
 		a := NewAllocator()
 		for range 100000 {
