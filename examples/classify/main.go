@@ -1,0 +1,362 @@
+// Command classify runs tc filters over the frames of a capture and prints
+// what each filter matched and which class each frame landed in.
+//
+// With no flags it classifies an embedded sample capture (sample.pcap,
+// written by gen.go) with a default set of classic BPF filters, each the
+// output of `tcpdump -ddd` for a familiar expression:
+//
+//	go run ./examples/classify
+//
+// Filters are written as for `tc filter add dev DEV ingress` (everything
+// after the parent; the kind "bpf" may be left out):
+//
+//	go run ./examples/classify -pcap trace.pcapng \
+//	    -filter 'pref 1 bpf bytecode "4,40 0 0 12,21 0 1 2048,6 0 0 4294967295,6 0 0 0" classid 1:1' \
+//	    -filter 'pref 2 bpf bytecode-file arp.bpf classid 1:2'
+//
+// or one per line in a file given with -filters (lines starting with # are
+// comments; the comment right above a filter describes it in the output).
+//
+// Each frame is handed to the filters as the kernel hands a received frame
+// to clsact ingress on an Ethernet device (ifindex 2, address
+// 02:00:00:00:00:01): an 802.1Q tag is moved out of the frame into the
+// packet's metadata first. Frames of raw-IP captures arrive as on an L3
+// device such as TUN (ifindex 3). Filters run by preference, and within a
+// preference newest first, exactly as tc runs them; the first filter that
+// decides wins. In classid mode (no "da") a program's return value 0 is no
+// match, -1 selects the filter's classid and any other value is the classid
+// itself.
+package main
+
+import (
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/clsbpf/clsbpf/action"
+	"github.com/clsbpf/clsbpf/classifier"
+	"github.com/clsbpf/clsbpf/classifier/cbpf"
+	"github.com/clsbpf/clsbpf/classifier/packet"
+	"github.com/clsbpf/clsbpf/handle"
+)
+
+//go:generate go run gen.go
+
+// sampleCapture is the default capture; gen.go writes it.
+//
+//go:embed sample.pcap
+var sampleCapture []byte
+
+// The devices frames arrive on.
+var (
+	ethDevice = packet.EthernetDevice(2, [6]byte{0x02, 0, 0, 0, 0, 0x01})
+	l3Device  = packet.Device{Ifindex: 3, Type: packet.ARPHRDNone}
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, "; ") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// run is the command: it returns the exit status (0 done, 1 failed, 2 bad
+// usage).
+func run(args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("classify", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	var opts options
+	fl.StringVar(&opts.pcap, "pcap", "", "capture `file` to classify (pcap or pcapng); default: the embedded sample")
+	fl.Var(&opts.filters, "filter", "a tc filter `spec` such as 'pref 1 bpf bytecode \"...\" classid 1:10' (repeatable)")
+	fl.StringVar(&opts.filtersFile, "filters", "", "`file` of filter specs, one per line")
+	fl.BoolVar(&opts.verbose, "v", false, "print each frame's result")
+	fl.Usage = func() {
+		fmt.Fprintln(stderr, "usage: classify [-pcap FILE] [-filter SPEC]... [-filters FILE] [-v]")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fl.NArg() > 0 {
+		fmt.Fprintf(stderr, "classify: unexpected argument %q\n", fl.Arg(0))
+		fl.Usage()
+		return 2
+	}
+	if err := classify(opts, osReadFile, stdout); err != nil {
+		fmt.Fprintln(stderr, "classify:", err)
+		return 1
+	}
+	return 0
+}
+
+// options are the command's flags.
+type options struct {
+	pcap        string
+	filters     stringList
+	filtersFile string
+	verbose     bool
+}
+
+// loadSpecs returns the filter specs the options name, or the defaults.
+func loadSpecs(opts options, readFile func(string) ([]byte, error)) ([]filterSpec, []string, error) {
+	var specs []filterSpec
+	var sources []string
+	if opts.filtersFile != "" {
+		data, err := readFile(opts.filtersFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read filters: %w", err)
+		}
+		fs, err := parseSpecFile(opts.filtersFile, data, readFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range fs {
+			specs = append(specs, fs[i])
+			sources = append(sources, fmt.Sprintf("%s filter %d", opts.filtersFile, i+1))
+		}
+	}
+	for i, text := range opts.filters {
+		src := fmt.Sprintf("filter %d", i+1)
+		fs, err := parseSpec(src, text, readFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		specs = append(specs, fs)
+		sources = append(sources, src)
+	}
+	if len(specs) == 0 {
+		for i, d := range defaultFilters {
+			src := fmt.Sprintf("default filter %d", i+1)
+			fs, err := parseSpec(src, d.spec, readFile)
+			if err != nil {
+				return nil, nil, err
+			}
+			fs.desc = d.desc
+			specs = append(specs, fs)
+			sources = append(sources, src)
+		}
+	}
+	return specs, sources, nil
+}
+
+// stats are the counters the report prints.
+type stats struct {
+	frames, truncated, dropped int
+	verdicts                   map[action.Verdict]int
+	classFrames, classBytes    map[handle.Handle]int
+	noClassFrames, noClassByte int
+}
+
+// classify reads the capture, runs every frame through the filters and
+// writes the report.
+func classify(opts options, readFile func(string) ([]byte, error), out io.Writer) error {
+	specs, sources, err := loadSpecs(opts, readFile)
+	if err != nil {
+		return err
+	}
+	blk, err := buildBlock(specs, sources)
+	if err != nil {
+		return err
+	}
+	data, name := sampleCapture, "embedded sample.pcap"
+	if opts.pcap != "" {
+		if data, err = readFile(opts.pcap); err != nil {
+			return fmt.Errorf("read capture: %w", err)
+		}
+		name = opts.pcap
+	}
+	c, err := openCapture(data)
+	if err != nil {
+		return err
+	}
+
+	st := stats{
+		verdicts:    map[action.Verdict]int{},
+		classFrames: map[handle.Handle]int{},
+		classBytes:  map[handle.Handle]int{},
+	}
+	var frameLines strings.Builder
+	pkt := packet.New(1514)
+	for {
+		frame, ci, lt, err := c.read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		st.frames++
+		if ci.CaptureLength < ci.Length {
+			st.truncated++
+		}
+		switch lt {
+		case layers.LinkTypeEthernet:
+			err = pkt.Receive(frame, ethDevice)
+		case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6:
+			err = pkt.SetL3(frame)
+			pkt.Ifindex, pkt.IngressIfindex, pkt.DeviceType = l3Device.Ifindex, l3Device.Ifindex, l3Device.Type
+			pkt.WireLen = uint32(pkt.Len())
+		default:
+			return &CaptureError{Frame: c.n, Err: fmt.Errorf("link type %v is not supported (want Ethernet or raw IP): %w", lt, syscall.EPROTONOSUPPORT)}
+		}
+		if err != nil {
+			// The kernel drops such a frame before tc sees it.
+			st.dropped++
+			if opts.verbose {
+				fmt.Fprintf(&frameLines, "%5d %-52s dropped before tc: %v\n", c.n, describe(frame, lt), err)
+			}
+			continue
+		}
+		res, f := blk.classify(pkt)
+		st.verdicts[res.Verdict]++
+		if res.Decided() && f != nil {
+			f.frames++
+			f.bytes += uint64(len(frame))
+			st.classFrames[res.ClassID]++
+			st.classBytes[res.ClassID] += len(frame)
+		} else {
+			st.noClassFrames++
+			st.noClassByte += len(frame)
+		}
+		if opts.verbose {
+			result := "no match"
+			if f != nil {
+				result = fmt.Sprintf("pref %d handle %#x classid %v", f.pref, f.handle, res.ClassID)
+			}
+			fmt.Fprintf(&frameLines, "%5d %-52s %s, %v\n", c.n, describe(frame, lt), result, res.Verdict)
+		}
+	}
+
+	fmt.Fprintf(out, "capture: %s (%s, %d frames, %d cut by the snap length)\n", name, c.format, st.frames, st.truncated)
+	fmt.Fprintf(out, "hook: clsact ingress of ifindex %d (Ethernet) or %d (raw IP)\n", ethDevice.Ifindex, l3Device.Ifindex)
+	if opts.verbose {
+		fmt.Fprintln(out)
+		fmt.Fprint(out, frameLines.String())
+	}
+	fmt.Fprintln(out)
+	for _, f := range blk.filters() {
+		printFilter(out, f)
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "%-14s %7s\n", "verdict", "frames")
+	verdicts := make([]action.Verdict, 0, len(st.verdicts))
+	for v := range st.verdicts {
+		verdicts = append(verdicts, v)
+	}
+	slices.Sort(verdicts)
+	for _, v := range verdicts {
+		fmt.Fprintf(out, "%-14v %7d\n", v, st.verdicts[v])
+	}
+	if st.dropped > 0 {
+		fmt.Fprintf(out, "%-14s %7d\n", "dropped by the stack before tc", st.dropped)
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "%-14s %7s %9s\n", "class", "frames", "bytes")
+	classes := make([]handle.Handle, 0, len(st.classFrames))
+	for h := range st.classFrames {
+		classes = append(classes, h)
+	}
+	slices.Sort(classes)
+	for _, h := range classes {
+		fmt.Fprintf(out, "%-14v %7d %9d\n", h, st.classFrames[h], st.classBytes[h])
+	}
+	fmt.Fprintf(out, "%-14s %7d %9d\n", "unclassified", st.noClassFrames, st.noClassByte)
+	return nil
+}
+
+// printFilter prints a filter as `tc -s filter show dev DEV ingress` does,
+// then its description and match counters.
+func printFilter(out io.Writer, f *installed) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "filter parent ffff:fff2 protocol %s pref %d bpf chain 0 handle %#x ", protocolName(f.spec.protocol), f.pref, f.handle)
+	if f.spec.classID != 0 {
+		fmt.Fprintf(&b, "flowid %v ", f.spec.classID)
+	}
+	if f.spec.direct {
+		b.WriteString("direct-action ")
+	}
+	if f.spec.genFlags&classifier.SkipHW != 0 {
+		b.WriteString("skip_hw ")
+	}
+	if f.spec.genFlags&classifier.SkipSW != 0 {
+		b.WriteString("skip_sw ")
+	}
+	b.WriteString("not_in_hw ")
+	fmt.Fprintf(&b, "bytecode '%s'", cbpf.FormatBytecode(f.spec.raw))
+	fmt.Fprintln(out, b.String())
+	if f.spec.desc != "" {
+		fmt.Fprintf(out, "  # %s\n", f.spec.desc)
+	}
+	fmt.Fprintf(out, "  matched %d frames, %d bytes\n", f.frames, f.bytes)
+}
+
+// describe summarizes a frame in one line for -v, from gopacket's decoding.
+func describe(frame []byte, lt layers.LinkType) string {
+	p := gopacket.NewPacket(frame, lt, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
+	var parts []string
+	if d, ok := p.Layer(layers.LayerTypeDot1Q).(*layers.Dot1Q); ok {
+		parts = append(parts, fmt.Sprintf("vlan %d", d.VLANIdentifier))
+	}
+	var src, dst string
+	switch n := p.NetworkLayer().(type) {
+	case *layers.IPv4:
+		src, dst = n.SrcIP.String(), n.DstIP.String()
+	case *layers.IPv6:
+		src, dst = n.SrcIP.String(), n.DstIP.String()
+	}
+	truncated := p.Metadata().Truncated || p.ErrorLayer() != nil
+	transport := p.TransportLayer()
+	if truncated {
+		transport = nil // a header cut short decodes as zeros
+	}
+	switch t := transport.(type) {
+	case *layers.TCP:
+		flags := ""
+		if t.SYN {
+			flags += "S"
+		}
+		if t.ACK {
+			flags += "."
+		}
+		if t.PSH {
+			flags += "P"
+		}
+		parts = append(parts, fmt.Sprintf("tcp %s:%d > %s:%d [%s]", src, t.SrcPort, dst, t.DstPort, flags))
+	case *layers.UDP:
+		parts = append(parts, fmt.Sprintf("udp %s:%d > %s:%d", src, t.SrcPort, dst, t.DstPort))
+	default:
+		switch {
+		case p.Layer(layers.LayerTypeICMPv4) != nil:
+			parts = append(parts, "icmp "+src+" > "+dst)
+		case p.Layer(layers.LayerTypeICMPv6) != nil:
+			parts = append(parts, "icmp6 "+src+" > "+dst)
+		case p.Layer(layers.LayerTypeARP) != nil:
+			parts = append(parts, "arp")
+		case p.Layer(layers.LayerTypeLLC) != nil:
+			parts = append(parts, "llc")
+		case src != "":
+			parts = append(parts, "ip "+src+" > "+dst)
+		default:
+			parts = append(parts, "?")
+		}
+	}
+	if truncated {
+		parts = append(parts, "(cut short)")
+	}
+	return strings.Join(parts, " ")
+}
