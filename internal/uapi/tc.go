@@ -49,8 +49,10 @@ const (
 
 // Limits of net/sched/cls_api.c and net/sched/cls_bpf.c.
 const (
-	// CLS_BPF_HANDLE_AUTO_MAX is the largest handle cls_bpf_change hands
-	// out on its own: idr_alloc_u32(..., &handle = 1, INT_MAX, ...).
+	// CLS_BPF_HANDLE_AUTO_MIN and CLS_BPF_HANDLE_AUTO_MAX bound the
+	// handles cls_bpf_change hands out on its own:
+	// idr_alloc_u32(..., &handle = 1, INT_MAX, ...). Explicit handles may
+	// be any non-zero u32.
 	CLS_BPF_HANDLE_AUTO_MIN = 1
 	CLS_BPF_HANDLE_AUTO_MAX = 0x7FFFFFFF
 
