@@ -314,3 +314,115 @@ func TestKernelAllocator(t *testing.T) {
 		require.Equal(t, sorted(), kernelHandles(), "step %d", i)
 	}
 }
+
+// Alphabets for randomNumberish: digits, hex letters, prefixes, signs,
+// colons and white space, the corners of strtoul.
+const (
+	hexAlphabet = "0123456789abcdefABFgxX:::+-  \t"
+	decAlphabet = "00001234567899999xXaf+- \t"
+)
+
+// randomNumberish returns n random strings of up to 9 bytes over alphabet.
+func randomNumberish(seed uint64, n int, alphabet string) []string {
+	r := rand.New(rand.NewPCG(seed, seed+1))
+	out := make([]string, 0, n)
+	for range n {
+		b := make([]byte, r.IntN(10))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		out = append(out, string(b))
+	}
+	return out
+}
+
+func randomCount() int {
+	if testing.Short() {
+		return 40
+	}
+	return 150
+}
+
+// TestKernelRandomStrings gives random number-like strings to tc as class
+// ids, filter handles and qdisc handles and requires ParseClassID,
+// ParseFilter and ParseQdisc to accept exactly what tc accepts, with the
+// values the kernel then holds.
+func TestKernelRandomStrings(t *testing.T) {
+	t.Run("classid", func(t *testing.T) {
+		ns := newClsactLo(t)
+		inputs := randomNumberish(20, randomCount(), hexAlphabet)
+		want := map[uint32]Handle{}
+		for i, s := range inputs {
+			handle := uint32(i + 1)
+			out, err := ns.Run("tc", "filter", "add", "dev", "lo", "ingress", "pref", "1", "handle", strconv.Itoa(int(handle)),
+				"bpf", "bytecode", "1,6 0 0 0", "classid", s)
+			h, perr := ParseClassID(s)
+			if err != nil {
+				assert.Contains(t, out, `Illegal "classid"`, "%q", s)
+				assert.Error(t, perr, "%q: tc refuses it", s)
+				continue
+			}
+			if assert.NoError(t, perr, "%q: tc accepts it", s) {
+				want[handle] = h
+			}
+		}
+		got := showFilters(t, ns)[1]
+		require.Len(t, got, len(want))
+		for handle, h := range want {
+			if h == Unspec {
+				assert.Empty(t, got[handle], "%q", inputs[handle-1])
+				continue
+			}
+			assert.Equal(t, h.String(), got[handle], "%q", inputs[handle-1])
+		}
+		t.Logf("tc accepted %d of %d", len(want), len(inputs))
+	})
+	t.Run("filter", func(t *testing.T) {
+		ns := newClsactLo(t)
+		inputs := randomNumberish(30, randomCount(), decAlphabet)
+		want := map[int]uint32{}
+		for i, s := range inputs {
+			pref := i + 1
+			out, err := ns.Run("tc", "filter", "add", "dev", "lo", "ingress", "pref", strconv.Itoa(pref), "handle", s,
+				"bpf", "bytecode", "1,6 0 0 0")
+			h, perr := ParseFilter(s)
+			if err != nil {
+				assert.Contains(t, out, `Illegal "handle"`, "%q", s)
+				assert.Error(t, perr, "%q: tc refuses it", s)
+				continue
+			}
+			if assert.NoError(t, perr, "%q: tc accepts it", s) {
+				want[pref] = max(h, 1)
+			}
+		}
+		got := showFilters(t, ns)
+		require.Len(t, got, len(want))
+		for pref, h := range want {
+			_, ok := got[pref][h]
+			assert.True(t, ok, "%q: want %#x, kernel has %v", inputs[pref-1], h, got[pref])
+		}
+		t.Logf("tc accepted %d of %d", len(want), len(inputs))
+	})
+	t.Run("qdisc", func(t *testing.T) {
+		ns := kerneltest.NewNetNS(t)
+		inputs := randomNumberish(40, randomCount(), hexAlphabet)
+		accepted := 0
+		for _, s := range inputs {
+			out, err := ns.Run("tc", "qdisc", "replace", "dev", "lo", "root", "handle", s, "pfifo")
+			h, perr := ParseQdisc(s)
+			if err != nil {
+				assert.Contains(t, out, "invalid qdisc ID", "%q", s)
+				assert.Error(t, perr, "%q: tc refuses it", s)
+				continue
+			}
+			accepted++
+			if !assert.NoError(t, perr, "%q: tc accepts it", s) || h == Unspec {
+				continue
+			}
+			m := qdiscLine.FindStringSubmatch(ns.MustRun(t, "tc", "qdisc", "show", "dev", "lo"))
+			require.NotNil(t, m, "%q", s)
+			assert.Equal(t, strings.TrimSuffix(h.String(), ":"), m[1], "%q", s)
+		}
+		t.Logf("tc accepted %d of %d", accepted, len(inputs))
+	})
+}
