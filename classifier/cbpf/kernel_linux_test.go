@@ -269,3 +269,60 @@ func TestKernelCheckGenerated(t *testing.T) {
 	require.Greater(t, rejected, checkPrograms/4)
 	require.Greater(t, accepted, checkPrograms/10)
 }
+
+// TestKernelRun runs every table case an oracle can answer in the kernel
+// too, through the same byte probes as the generated programs.
+func TestKernelRun(t *testing.T) {
+	u := kerneltest.NewUnixPair(t)
+	v := kerneltest.NewVeth(t)
+	cpu := pinCPU(t)
+	require.NoError(t, v.SetMark(testMark))
+	pkt := packet.New(2048)
+	unixDiff := &differ{o: u, mk: func(pl []byte) *packet.Packet {
+		require.NoError(t, pkt.SetL3(pl))
+		pkt.Protocol, pkt.DeviceType, pkt.Slot = 0, 0, cpu
+		return pkt
+	}}
+	vethDiff := &differ{o: v, mk: func(f []byte) *packet.Packet {
+		vethPacket(t, pkt, f, v)
+		pkt.Mark, pkt.Slot = testMark, cpu
+		return pkt
+	}}
+	n := 0
+	for _, c := range runCases {
+		var err error
+		switch c.oracle {
+		case oracleUnix:
+			err = unixDiff.compare(c.prog, [][]byte{c.dgram})
+		case oracleVeth:
+			err = vethDiff.compare(c.prog, [][]byte{c.frame})
+		default:
+			continue
+		}
+		n++
+		if err != nil {
+			t.Errorf("%s: %v\n%s", c.name, err, Disassemble(c.prog))
+		}
+	}
+	t.Logf("%d table cases agree with the kernel (%d runs)", n, unixDiff.runs+vethDiff.runs)
+}
+
+// TestKernelCheck attaches every checker table case in the kernel. The
+// sockets live in a namespace with a large net.core.optmem_max, so that
+// the kernel's per-socket memory charge does not refuse the big programs
+// (with ENOMEM) before their translation is judged.
+func TestKernelCheck(t *testing.T) {
+	ns := kerneltest.NewNetNS(t)
+	ns.MustRun(t, "sysctl", "-q", "-w", "net.core.optmem_max=67108864")
+	u := kerneltest.NewUnixPairIn(t, ns)
+	for _, c := range checkCases {
+		t.Run(c.name, func(t *testing.T) {
+			kerr := u.Attach(c.prog)
+			if c.reason == 0 {
+				require.NoError(t, kerr, "kernel rejects a program Check accepts")
+				return
+			}
+			require.ErrorIs(t, kerr, syscall.EINVAL, "kernel accepts a program Check rejects (%v)", c.reason)
+		})
+	}
+}

@@ -369,3 +369,25 @@ func (h *HTB) counts() (map[uint32]int, error) {
 	}
 	return c, nil
 }
+
+// NewUnixPairIn is NewUnixPair with the sockets made inside ns, whose
+// sysctls (net.core.optmem_max bounds the size of an attached filter)
+// then apply to them.
+func NewUnixPairIn(tb testing.TB, ns *NetNS) *UnixPair {
+	tb.Helper()
+	var fds [2]int
+	err := ns.Do(func() error {
+		var err error
+		fds, err = unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		return err
+	})
+	if err != nil {
+		tb.Fatalf("socketpair in %s: %v", ns.Name, err)
+	}
+	u := &UnixPair{rx: fds[0], tx: fds[1], buf: make([]byte, 1<<16)}
+	tb.Cleanup(func() {
+		unix.Close(u.rx)
+		unix.Close(u.tx)
+	})
+	return u
+}

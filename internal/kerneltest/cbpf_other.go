@@ -68,3 +68,10 @@ func (h *HTB) SetFilter(bytecode string) error { return errNotLinux }
 
 // Classify is unavailable off Linux.
 func (h *HTB) Classify(frames [][]byte) (map[uint32]int, error) { return nil, errNotLinux }
+
+// NewUnixPairIn skips: the oracle needs Linux.
+func NewUnixPairIn(tb testing.TB, ns *NetNS) *UnixPair {
+	tb.Helper()
+	RequireLinux(tb)
+	return nil
+}
