@@ -226,50 +226,58 @@ func (e *ParseVerdictError) Error() string {
 // parse, is accepted (in full only), so that every String parses back.
 func ParseVerdict(s string) (Verdict, error) {
 	fields := strings.Fields(s)
-	fail := func(reason string) (Verdict, error) {
+	if len(fields) == 0 {
+		return 0, &ParseVerdictError{Input: s, Reason: "empty"}
+	}
+	v, n, reason := parseWords(fields)
+	if reason == "" && n != len(fields) {
+		reason = "trailing words after the verdict"
+	}
+	if reason != "" {
 		return 0, &ParseVerdictError{Input: s, Reason: reason}
 	}
-	if len(fields) == 0 {
-		return fail("empty")
-	}
-	v, ok := lookupVerdict(fields[0])
+	return v, nil
+}
+
+// parseWords is parse_action_control on words (at least one): it returns
+// the verdict and how many words it took, or the reason it failed. Words
+// it did not take are left for the caller, as tc leaves them to the next
+// option parser.
+func parseWords(words []string) (v Verdict, n int, reason string) {
+	v, ok := lookupVerdict(words[0])
 	if !ok {
-		n, ok := scanInt(fields[0])
+		v, ok = scanInt(words[0])
 		if !ok {
-			return fail("bad action type " + strconv.Quote(fields[0]))
+			return 0, 0, "bad action type " + strconv.Quote(words[0])
 		}
-		v = n
 	}
-	rest := fields[1:]
+	n = 1
 	if v == ExtGotoChain {
-		if len(rest) == 0 || !matches(rest[0], "chain") {
-			return fail(`"chain index" expected`)
+		if len(words) < 2 || !matches(words[1], "chain") {
+			return 0, 0, `"chain index" expected`
 		}
-		if len(rest) < 2 {
-			return fail("missing chain index")
+		if len(words) < 3 {
+			return 0, 0, "missing chain index"
 		}
-		n, ok := getU32Dec(rest[1])
-		if !ok || n > uint32(ExtValueMask) {
-			return fail(`illegal "chain index" ` + strconv.Quote(rest[1]))
+		c, ok := getU32Dec(words[2])
+		if !ok || c > uint32(ExtValueMask) {
+			return 0, 0, `illegal "chain index" ` + strconv.Quote(words[2])
 		}
-		v |= Verdict(n)
-		rest = rest[2:]
+		v |= Verdict(c)
+		n = 3
 	}
 	if v == ExtJump {
-		if len(rest) == 0 {
-			return fail("missing jump count")
+		if len(words) < n+1 {
+			return 0, 0, "missing jump count"
 		}
-		n, ok := getU32Dec(rest[0])
-		if !ok || n > uint32(ExtValueMask) {
-			return fail(`invalid "jump count" ` + strconv.Quote(rest[0]))
+		c, ok := getU32Dec(words[n])
+		if !ok || c > uint32(ExtValueMask) {
+			return 0, 0, `invalid "jump count" ` + strconv.Quote(words[n])
 		}
-		v |= Verdict(n)
-		rest = rest[1:]
+		v |= Verdict(c)
+		n++
 	}
-	if len(rest) != 0 {
-		return fail("trailing words after the verdict")
-	}
-	return v, nil
+	return v, n, ""
 }
 
 func lookupVerdict(word string) (Verdict, bool) {

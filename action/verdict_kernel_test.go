@@ -143,3 +143,70 @@ func TestKernelParseVerdict(t *testing.T) {
 	t.Logf("%d verdict strings compared with tc", handle)
 	require.Positive(t, handle)
 }
+
+// TestKernelParseVerdictRandom gives random sequences of verdict words,
+// prefixes and numbers to tc as a mirred action's control verdict, as
+// TestKernelParseVerdict does with its table.
+func TestKernelParseVerdictRandom(t *testing.T) {
+	vocab := []string{"continue", "c", "co", "dr", "drop", "shot", "s", "sh", "pass", "p", "pa", "ok", "o",
+		"rec", "pipe", "pi", "goto", "g", "chain", "ch", "jump", "j", "trap", "t", "x", "st",
+		"0", "5", "010", "268435455", "268435456", "-0", "+2"}
+	n := 120
+	if testing.Short() {
+		n = 30
+	}
+	ns := kerneltest.NewNetNS(t)
+	ns.MustRun(t, "tc", "qdisc", "add", "dev", "lo", "clsact")
+	r := rand.New(rand.NewPCG(12, 13))
+	accepted := 0
+	for i := range n {
+		names, numbers := vocab[:26], vocab[26:]
+		words := []string{names[r.IntN(len(names))]}
+		switch {
+		case (words[0] == "goto" || words[0] == "g") && r.IntN(4) != 0:
+			words = append(words, []string{"chain", "ch", "c", "x"}[r.IntN(4)], numbers[r.IntN(len(numbers))])
+		case (words[0] == "jump" || words[0] == "j") && r.IntN(4) != 0:
+			words = append(words, numbers[r.IntN(len(numbers))])
+		}
+		for r.IntN(4) == 0 {
+			words = append(words, vocab[r.IntN(len(vocab))])
+		}
+		in := strings.Join(words, " ")
+		handle := strconv.Itoa(i + 1)
+		args := append([]string{"filter", "add", "dev", "lo", "ingress", "pref", "1", "handle", handle,
+			"bpf", "bytecode", "1,6 0 0 0", "action", "mirred", "egress", "mirror", "dev", "lo"}, words...)
+		_, tcErr := ns.Run("tc", args...)
+		// Words the verdict does not take are tc's filter parser's (a
+		// trailing "c" is its "classid"): compare only the verdict.
+		v, used, reason := parseWords(words)
+		if tcErr != nil {
+			assert.False(t, reason == "" && used == len(words), "%q: tc refuses it, ParseVerdict takes it", in)
+			continue
+		}
+		accepted++
+		if !assert.Empty(t, reason, "%q: tc accepts it", in) {
+			continue
+		}
+		out := ns.MustRun(t, "tc", "-j", "filter", "get", "dev", "lo", "ingress", "pref", "1", "handle", handle, "protocol", "all", "bpf")
+		var dump []struct {
+			Options struct {
+				Actions []struct {
+					Control tcControl `json:"control_action"`
+				} `json:"actions"`
+			} `json:"options"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &dump), out)
+		require.Len(t, dump, 1, out)
+		require.Len(t, dump[0].Options.Actions, 1, out)
+		got := dump[0].Options.Actions[0].Control
+		printed := got.Type
+		if got.Chain != nil {
+			printed += " chain " + strconv.FormatUint(uint64(*got.Chain), 10)
+		}
+		if got.Jump != nil {
+			printed += " " + strconv.FormatUint(uint64(*got.Jump), 10)
+		}
+		assert.Equal(t, v.String(), printed, "%q", in)
+	}
+	t.Logf("tc accepted %d of %d", accepted, n)
+}
