@@ -311,11 +311,15 @@ func genFrame(r *rand.Rand, plen int, dst []byte) []byte {
 		if r.IntN(5) == 0 {
 			l3[6], l3[7] = byte(r.IntN(4)), byte(r.Uint32()) // fragments
 		}
-		fillL4(r, l3[int(ihl&0xf)*4:], l3[9])
+		if int(ihl)*4 <= len(l3) {
+			fillL4(r, l3[int(ihl)*4:], l3[9])
+		}
 	case 0x86dd:
 		l3[0] = 0x60
 		l3[6] = protos[r.IntN(len(protos))]
-		fillL4(r, l3[40:], l3[6])
+		if len(l3) > 40 {
+			fillL4(r, l3[40:], l3[6])
+		}
 	case 0x8864:
 		l3[0], l3[1] = 0x11, 0
 		if r.IntN(4) == 0 {

@@ -98,13 +98,11 @@ func runEngines(t testing.TB, prog []bpf.RawInstruction, pkt *packet.Packet, opt
 	return got[0]
 }
 
-// rewriteReturns turns prog into a probe that reports byte n of the value
-// the program returns: every RET becomes a jump to an epilogue computing
-// ((A >> 8n) & 0xff) + 1. A run that ends through a fault (a failed load,
-// division by zero) still returns 0. On a socket the probe delivers byte+1
-// bytes of a packet of at least 256 bytes, or drops it on a fault. It
-// reports false when a rewritten jump no longer fits 8 bits.
-func rewriteReturns(prog []bpf.RawInstruction, n int) ([]bpf.RawInstruction, bool) {
+// rewriteReturns turns prog into a probe: every RET becomes a jump to
+// epi, which then ends the program from A (RET K first loads K into A). A
+// run that ends through a fault (a failed load, division by zero) still
+// returns 0. It reports false when a rewritten jump no longer fits 8 bits.
+func rewriteReturns(prog, epi []bpf.RawInstruction) ([]bpf.RawInstruction, bool) {
 	pos := make([]int, len(prog)+1)
 	p := 0
 	for i, in := range prog {
@@ -115,15 +113,15 @@ func rewriteReturns(prog []bpf.RawInstruction, n int) ([]bpf.RawInstruction, boo
 		}
 	}
 	pos[len(prog)] = p
-	epi := p
-	out := make([]bpf.RawInstruction, 0, p+4)
+	start := p
+	out := make([]bpf.RawInstruction, 0, p+len(epi))
 	for i, in := range prog {
 		self := pos[i]
 		switch {
 		case in.Op == ret|k:
-			out = append(out, stmt(ld|imm, in.K), stmt(jmp|ja, uint32(epi-(self+1)-1)))
+			out = append(out, stmt(ld|imm, in.K), stmt(jmp|ja, uint32(start-(self+1)-1)))
 		case in.Op == ret|a:
-			out = append(out, stmt(jmp|ja, uint32(epi-self-1)))
+			out = append(out, stmt(jmp|ja, uint32(start-self-1)))
 		case in.Op == jmp|ja:
 			out = append(out, stmt(jmp|ja, uint32(pos[i+1+int(in.K)]-self-1)))
 		case in.Op&0x07 == jmp:
@@ -137,10 +135,27 @@ func rewriteReturns(prog []bpf.RawInstruction, n int) ([]bpf.RawInstruction, boo
 			out = append(out, in)
 		}
 	}
-	return append(out,
+	return append(out, epi...), true
+}
+
+// byteProbe is the epilogue that returns byte n of A plus one: on a socket
+// the probe delivers byte+1 bytes of a packet of at least 256 bytes.
+func byteProbe(n int) []bpf.RawInstruction {
+	return []bpf.RawInstruction{
 		stmt(alu|rsh|k, uint32(8*n)), // rsh #8n
 		stmt(alu|and|k, 0xff),        // and #0xff
 		stmt(alu|add|k, 1),           // add #1
 		stmt(ret|a, 0),               // ret a
-	), true
+	}
+}
+
+// classProbe is the epilogue that returns classid 1:(nibble n of A)+1,
+// one of the classes 1:1 to 1:16.
+func classProbe(n int) []bpf.RawInstruction {
+	return []bpf.RawInstruction{
+		stmt(alu|rsh|k, uint32(4*n)), // rsh #4n
+		stmt(alu|and|k, 0xf),         // and #0xf
+		stmt(alu|add|k, 0x10001),     // add #0x10001
+		stmt(ret|a, 0),               // ret a
+	}
 }

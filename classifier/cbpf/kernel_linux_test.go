@@ -88,7 +88,7 @@ func (d *differ) compare(prog []bpf.RawInstruction, payloads [][]byte) error {
 		return err
 	}
 	for n := range 4 {
-		probe, ok := rewriteReturns(prog, n)
+		probe, ok := rewriteReturns(prog, byteProbe(n))
 		if !ok {
 			return nil
 		}
@@ -325,4 +325,145 @@ func TestKernelCheck(t *testing.T) {
 			require.ErrorIs(t, kerr, syscall.EINVAL, "kernel accepts a program Check rejects (%v)", c.reason)
 		})
 	}
+}
+
+// htbClass is the class HTB puts a frame in after cls_bpf in classid mode
+// returned res, with the filter's classid 1:1: 0 for no class (the frame
+// goes out directly).
+func htbClass(res uint32, classes int) uint32 {
+	switch {
+	case res == 0xffffffff:
+		return 1 // the filter's classid
+	case res>>16 == 1 && res&0xffff >= 1 && int(res&0xffff) <= classes:
+		return res & 0xffff
+	}
+	return 0 // no match, 1:0 (the qdisc itself) or no such class
+}
+
+// htbPacket fills pkt with frame as cls_bpf sees it at the egress of the
+// device when an AF_PACKET socket sends it: data and the MAC header at the
+// frame's start, skb->protocol the raw EtherType, the network header after
+// any VLAN tags, pkt_type 0.
+func htbPacket(t testing.TB, pkt *packet.Packet, f []byte) {
+	t.Helper()
+	require.NoError(t, pkt.SetFrame(f))
+	off := 12
+	for {
+		et := uint16(f[off])<<8 | uint16(f[off+1])
+		if (et != 0x8100 && et != 0x88a8) || off+6 > len(f) {
+			break
+		}
+		off += 4
+	}
+	pkt.Protocol = uint16(f[12])<<8 | uint16(f[13])
+	require.NoError(t, pkt.SetNetworkOffset(off+2))
+}
+
+// classifyDiff sends frames through the HTB qdisc with prog as its filter
+// and compares the per-class counts with the engine's results.
+func classifyDiff(t *testing.T, htb *kerneltest.HTB, prog []bpf.RawInstruction, frames [][]byte, mk func([]byte) *packet.Packet) (map[uint32]int, error) {
+	t.Helper()
+	if err := htb.SetFilter(FormatBytecode(prog)); err != nil {
+		return nil, fmt.Errorf("tc refuses the filter: %w", err)
+	}
+	p, err := LoadRaw(prog, WithRandom(fixedRandom))
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	want := map[uint32]int{}
+	for _, f := range frames {
+		res := runEngines(t, prog, mk(f))
+		if r := p.Run(mk(f)); r != res {
+			return nil, fmt.Errorf("engines disagree: %#x, %#x", r, res)
+		}
+		want[htbClass(res, htb.Classes)]++
+	}
+	got, err := htb.Classify(frames)
+	if err != nil {
+		return nil, err
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		return nil, fmt.Errorf("classes (minor: frames): kernel %v, engine %v", got, want)
+	}
+	return got, nil
+}
+
+// TestKernelClassid runs programs as the real cls_bpf classifier under an
+// HTB qdisc: the class each frame lands in shows the 32-bit classid result.
+func TestKernelClassid(t *testing.T) {
+	const classes = 16
+	htb := kerneltest.NewHTB(t, classes)
+	cpu := pinCPU(t)
+	pkt := packet.New(2048)
+	mk := func(f []byte) *packet.Packet {
+		htbPacket(t, pkt, f)
+		pkt.Ifindex, pkt.Slot = uint32(htb.Ifindex), cpu
+		return pkt
+	}
+	ports := make([][]byte, 0, 20)
+	for _, port := range append(append([]uint16{}, classifierPorts[:]...), 1, 8080, 65535) {
+		ports = append(ports, tcpSYN(80, port))
+	}
+	ports = append(ports, udp6(90), vlanTagged(tcpSYN(80, 22), 0x8100, 3))
+
+	hand := []struct {
+		name string
+		prog []bpf.RawInstruction
+	}{
+		{"port_classifier", portClassifier},
+		{"ip_filter_configured_classid", []bpf.RawInstruction{
+			stmt(ld|h|abs, 12),           // ldh [12]
+			jump(jmp|jeq|k, 0x800, 0, 1), // jeq #0x800 jt 2 jf 3
+			stmt(ret|k, 0xffffffff),      // ret #-1: the filter's classid 1:1
+			stmt(ret|k, 0),               // ret #0: no match
+		}},
+		{"classid_from_port", []bpf.RawInstruction{
+			stmt(ld|b|abs, 37),      // ldb [37]: low byte of the TCP port
+			stmt(alu|and|k, 0x1f),   // and #0x1f
+			stmt(alu|or|k, 0x10000), // or #0x10000: 1:0 is the qdisc, 1:17 up no class
+			stmt(ret|a, 0),          // ret a
+		}},
+		{"other_major", []bpf.RawInstruction{
+			stmt(ret|k, 0x20001), // ret #0x20001: 2:1 is no class of this qdisc
+		}},
+		{"load_fault_no_match", []bpf.RawInstruction{
+			stmt(ld|w|abs, 1000), // ld [1000]: past the end, the filter returns 0
+			stmt(ret|k, 0x10002), // ret #0x10002
+		}},
+	}
+	for _, c := range hand {
+		got, err := classifyDiff(t, htb, c.prog, ports, mk)
+		if err != nil {
+			t.Errorf("%s: %v\n%s", c.name, err, Disassemble(c.prog))
+		}
+		t.Logf("%s: frames per class (0 = none): %v", c.name, got)
+	}
+
+	seed := testSeed(t)
+	r := rand.New(rand.NewPCG(seed, 0x68746200))
+	mode := genMode{device: true, cpu: true}
+	const programs = 40
+	compared := 0
+	for i := range programs {
+		plen := 64 + r.IntN(200)
+		prog := genProgram(r, mode, plen)
+		if Check(prog) != nil {
+			continue
+		}
+		frames := make([][]byte, 6)
+		for j := range frames {
+			frames[j] = genFrame(r, 64+r.IntN(200), htb.MAC)
+		}
+		for n := range 2 {
+			probe, ok := rewriteReturns(prog, classProbe(n))
+			if !ok {
+				break
+			}
+			if _, err := classifyDiff(t, htb, probe, frames, mk); err != nil {
+				failProgram(t, seed, i, prog, fmt.Errorf("nibble %d: %w", n, err))
+			}
+			compared++
+		}
+	}
+	t.Logf("seed %d: %d generated probes classified as the kernel does", seed, compared)
 }

@@ -236,8 +236,10 @@ func (v *Veth) Deliver(frame []byte) (int, error) {
 type HTB struct {
 	NS      *NetNS
 	Classes int
+	// Ifindex and MAC are the device's (the filter sees its ifindex).
+	Ifindex int
+	MAC     net.HardwareAddr
 	tx      int
-	ifindex int
 	mu      sync.Mutex
 }
 
@@ -266,7 +268,7 @@ func NewHTB(tb testing.TB, classes int) *HTB {
 		if err != nil {
 			return err
 		}
-		h.ifindex = ifc.Index
+		h.Ifindex, h.MAC = ifc.Index, ifc.HardwareAddr
 		h.tx, err = packetSocket(0, 0)
 		return err
 	})
@@ -296,7 +298,7 @@ func (h *HTB) Classify(frames [][]byte) (map[uint32]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	to := &unix.SockaddrLinklayer{Ifindex: h.ifindex, Protocol: htons(unix.ETH_P_ALL)}
+	to := &unix.SockaddrLinklayer{Ifindex: h.Ifindex, Protocol: htons(unix.ETH_P_ALL)}
 	for _, f := range frames {
 		if err := unix.Sendto(h.tx, f, 0, to); err != nil {
 			return nil, fmt.Errorf("send %d-byte frame: %w", len(f), err)

@@ -54,6 +54,8 @@ func (v *Veth) Deliver(frame []byte) (int, error) { return 0, errNotLinux }
 type HTB struct {
 	NS      *NetNS
 	Classes int
+	Ifindex int
+	MAC     net.HardwareAddr
 }
 
 // NewHTB skips: the oracle needs Linux.
