@@ -253,29 +253,29 @@ func classify(opts options, readFile func(string) ([]byte, error), out io.Writer
 		printFilter(out, f)
 	}
 	fmt.Fprintln(out)
-	fmt.Fprintf(out, "%-14s %7s\n", "verdict", "frames")
+	fmt.Fprintf(out, "%-18s %7s\n", "verdict", "frames")
 	verdicts := make([]action.Verdict, 0, len(st.verdicts))
 	for v := range st.verdicts {
 		verdicts = append(verdicts, v)
 	}
 	slices.Sort(verdicts)
 	for _, v := range verdicts {
-		fmt.Fprintf(out, "%-14v %7d\n", v, st.verdicts[v])
+		fmt.Fprintf(out, "%-18v %7d\n", v, st.verdicts[v])
 	}
 	if st.dropped > 0 {
-		fmt.Fprintf(out, "%-14s %7d\n", "dropped by the stack before tc", st.dropped)
+		fmt.Fprintf(out, "%-18s %7d\n", "dropped before tc", st.dropped)
 	}
 	fmt.Fprintln(out)
-	fmt.Fprintf(out, "%-14s %7s %9s\n", "class", "frames", "bytes")
+	fmt.Fprintf(out, "%-18s %7s %9s\n", "class", "frames", "bytes")
 	classes := make([]handle.Handle, 0, len(st.classFrames))
 	for h := range st.classFrames {
 		classes = append(classes, h)
 	}
 	slices.Sort(classes)
 	for _, h := range classes {
-		fmt.Fprintf(out, "%-14v %7d %9d\n", h, st.classFrames[h], st.classBytes[h])
+		fmt.Fprintf(out, "%-18v %7d %9d\n", h, st.classFrames[h], st.classBytes[h])
 	}
-	fmt.Fprintf(out, "%-14s %7d %9d\n", "unclassified", st.noClassFrames, st.noClassByte)
+	fmt.Fprintf(out, "%-18s %7d %9d\n", "unclassified", st.noClassFrames, st.noClassByte)
 	return nil
 }
 

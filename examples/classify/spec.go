@@ -63,12 +63,19 @@ func (e *SpecError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the cause, or syscall.EINVAL when there is none.
-func (e *SpecError) Unwrap() error {
-	if e.Err != nil {
-		return e.Err
+// Unwrap returns the cause and syscall.EINVAL, or the cause alone when it
+// carries an errno of its own (ENOENT for a missing file, EOPNOTSUPP for an
+// option this command does not take, the kernel's errno for a refused
+// filter).
+func (e *SpecError) Unwrap() []error {
+	var errno syscall.Errno
+	if e.Err == nil {
+		return []error{syscall.EINVAL}
 	}
-	return syscall.EINVAL
+	if errors.As(e.Err, &errno) {
+		return []error{e.Err}
+	}
+	return []error{e.Err, syscall.EINVAL}
 }
 
 // tokenize splits a spec into words as a POSIX shell would for these
