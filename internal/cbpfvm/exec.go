@@ -67,37 +67,47 @@ func (p *Prog) Run(pkt *packet.Packet, random func() uint32) uint32 {
 				return 0
 			}
 			a = uint32(buf[data+int(o.k)])
-		case kLdNegW, kLdIndW:
-			off := o.k
-			if o.kind == kLdIndW {
-				off += x
+		case kLdIndW:
+			if off := uint64(o.k + x); off+4 <= n {
+				a = binary.BigEndian.Uint32(buf[data+int(off):])
+				break
 			}
-			v, ok := loadN(pkt, f, int32(off), 4)
+			v, ok := loadN(pkt, f, int32(o.k+x), 4)
 			if !ok {
 				return 0
 			}
 			a = v
-		case kLdNegH, kLdIndH:
-			off := o.k
-			if o.kind == kLdIndH {
-				off += x
+		case kLdIndH:
+			if off := uint64(o.k + x); off+2 <= n {
+				a = uint32(binary.BigEndian.Uint16(buf[data+int(off):]))
+				break
 			}
-			v, ok := loadN(pkt, f, int32(off), 2)
+			v, ok := loadN(pkt, f, int32(o.k+x), 2)
 			if !ok {
 				return 0
 			}
 			a = v
-		case kLdNegB, kLdIndB:
-			off := o.k
-			if o.kind == kLdIndB {
-				off += x
+		case kLdIndB:
+			if off := uint64(o.k + x); off+1 <= n {
+				a = uint32(buf[data+int(off)])
+				break
 			}
-			v, ok := loadN(pkt, f, int32(off), 1)
+			v, ok := loadN(pkt, f, int32(o.k+x), 1)
+			if !ok {
+				return 0
+			}
+			a = v
+		case kLdNegW, kLdNegH, kLdNegB:
+			v, ok := loadN(pkt, f, int32(o.k), 4>>(o.kind-kLdNegW))
 			if !ok {
 				return 0
 			}
 			a = v
 		case kLdxMsh:
+			if uint64(o.k)+1 <= n {
+				x = uint32(buf[data+int(o.k)]&0xf) << 2
+				break
+			}
 			v, ok := loadN(pkt, f, int32(o.k), 1)
 			if !ok {
 				return 0
