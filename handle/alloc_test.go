@@ -117,18 +117,45 @@ func TestAllocatorTopOfRange(t *testing.T) {
 	assert.False(t, a.InUse(AutoMax+1))
 }
 
-// refAlloc is the obvious model: a set and a linear scan.
+// refAlloc is the obvious model: a set and a linear scan. Handles up to
+// scanLimit also live in a slice so the scan stays cheap under -race.
 type refAlloc struct {
 	used map[uint32]bool
 	max  uint32
+	low  []bool
+}
+
+const scanLimit = 1 << 16
+
+func newRefAlloc(max uint32) *refAlloc {
+	return &refAlloc{used: map[uint32]bool{}, max: max, low: make([]bool, min(max, scanLimit)+1)}
+}
+
+func (r *refAlloc) add(h uint32) {
+	r.used[h] = true
+	if int(h) < len(r.low) {
+		r.low[h] = true
+	}
+}
+
+func (r *refAlloc) del(h uint32) {
+	delete(r.used, h)
+	if int(h) < len(r.low) {
+		r.low[h] = false
+	}
 }
 
 func (r *refAlloc) alloc() (uint32, bool) {
 	for h := uint32(1); h <= r.max; h++ {
-		if !r.used[h] {
-			r.used[h] = true
-			return h, true
+		if int(h) < len(r.low) {
+			if r.low[h] {
+				continue
+			}
+		} else if r.used[h] {
+			continue
 		}
+		r.add(h)
+		return h, true
 	}
 	return 0, false
 }
@@ -144,7 +171,7 @@ func TestAllocatorModel(t *testing.T) {
 	for _, max := range []uint32{5, 64, 200, 4096, 9000} {
 		r := rand.New(rand.NewPCG(uint64(max), 7))
 		a := newAllocatorMax(max)
-		ref := &refAlloc{used: map[uint32]bool{}, max: max}
+		ref := newRefAlloc(max)
 		pick := func() uint32 {
 			switch r.IntN(4) {
 			case 0:
@@ -174,7 +201,7 @@ func TestAllocatorModel(t *testing.T) {
 					require.ErrorIs(t, err, syscall.ENOSPC)
 				default:
 					require.NoError(t, err)
-					ref.used[h] = true
+					ref.add(h)
 				}
 			case op < 9:
 				h := pick()
@@ -185,7 +212,7 @@ func TestAllocatorModel(t *testing.T) {
 					}
 				}
 				a.Release(h)
-				delete(ref.used, h)
+				ref.del(h)
 			default:
 				if len(snaps) < 4 {
 					snaps = append(snaps, a.Clone())
@@ -209,7 +236,10 @@ func TestAllocatorModel(t *testing.T) {
 			for k := range snapRefs[i] {
 				require.True(t, s.InUse(k))
 			}
-			sref := &refAlloc{used: snapRefs[i], max: max}
+			sref := newRefAlloc(max)
+			for k := range snapRefs[i] {
+				sref.add(k)
+			}
 			h, err := s.Alloc()
 			want, ok := sref.alloc()
 			require.Equal(t, ok, err == nil)
@@ -306,14 +336,14 @@ func BenchmarkAllocator(b *testing.B) {
 	})
 	b.Run("alloc_release_linear_model", func(b *testing.B) {
 		// The same work on refAlloc, the set-and-scan model, for scale.
-		ref := &refAlloc{used: map[uint32]bool{}, max: AutoMax}
+		ref := newRefAlloc(AutoMax)
 		for range 100000 {
 			_, _ = ref.alloc()
 		}
 		b.ReportAllocs()
 		h := uint32(1)
 		for b.Loop() {
-			delete(ref.used, h)
+			ref.del(h)
 			got, _ := ref.alloc()
 			h = got*7919%100000 + 1
 		}

@@ -117,7 +117,7 @@ func FuzzAllocator(f *testing.F) {
 	f.Fuzz(func(t *testing.T, script []byte) {
 		const top = 70
 		a := newAllocatorMax(top)
-		ref := &refAlloc{used: map[uint32]bool{}, max: top}
+		ref := newRefAlloc(top)
 		var snap *Allocator
 		var snapRef map[uint32]bool
 		for _, b := range script {
@@ -143,11 +143,11 @@ func FuzzAllocator(f *testing.F) {
 					require.ErrorIs(t, err, syscall.ENOSPC)
 				default:
 					require.NoError(t, err)
-					ref.used[h] = true
+					ref.add(h)
 				}
 			case 2:
 				a.Release(h)
-				delete(ref.used, h)
+				ref.del(h)
 			case 3:
 				snap = a.Clone()
 				snapRef = make(map[uint32]bool, len(ref.used))
