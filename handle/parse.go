@@ -114,9 +114,9 @@ func ParseQdisc(s string) (Handle, error) {
 // is an opaque number, not major:minor; 0 asks the kernel to pick one.
 //
 // As with strtoul, leading white space and a sign are accepted ("-0" is 0;
-// any other negative number is out of range). The C23 "0b" binary prefix is
-// not accepted, as by the glibc 2.36 build of tc this behaviour was checked
-// against.
+// any other negative number is out of range). The "0b" binary prefix, which
+// glibc 2.38 and later read under C23 rules, is refused, as by tc built
+// against glibc 2.36 (Debian 12), the build this was checked against.
 func ParseFilter(s string) (uint32, error) {
 	const kind = "filter handle"
 	if s == "" {
