@@ -451,3 +451,14 @@ func FuzzCapture(f *testing.F) {
 		_ = classify(options{pcap: "c"}, files{"c": data}.read, &out)
 	})
 }
+
+// TestTcpdumpReturnIsClassid: unchanged tcpdump bytecode returns its snap
+// length (262144) on a match, and cls_bpf in classid mode takes that as the
+// classid, 4:0, whatever classid the filter names.
+func TestTcpdumpReturnIsClassid(t *testing.T) {
+	// tcpdump -ddd -y EN10MB ip
+	out, err := runClassify(t, options{filters: stringList{`bytecode "4,40 0 0 12,21 0 1 2048,6 0 0 262144,6 0 0 0" classid 1:1`}}, nil)
+	require.NoError(t, err)
+	assert.Contains(t, out, "\n4:                     105 ")
+	assert.NotContains(t, out, "\n1:1 ")
+}
