@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"reflect"
 	"strconv"
 	"syscall"
 	"testing"
@@ -135,34 +136,100 @@ func TestSetFrameErrors(t *testing.T) {
 	})
 }
 
-func TestSetFrameResetsMetadata(t *testing.T) {
-	p := New(0)
-	require.NoError(t, p.SetFrame(frame(macB, []uint16{0x8100, 7, 0x0800}, filled(30, 0)...)))
-	require.NoError(t, p.UntagVLAN())
-	require.NoError(t, p.SetMetaLen(8))
-	require.NoError(t, p.SetTransportOffset(34))
-	require.NoError(t, p.SetLinearLen(20))
-	p.Direction, p.PktType, p.Ifindex, p.IngressIfindex = Egress, OtherHost, 3, 4
-	p.Mark, p.Priority, p.QueueMapping, p.Hash, p.HashKind = 1, 2, 3, 4, HashL4
-	p.TCIndex, p.TCClassID, p.CB = 5, 6, [5]uint32{1, 2, 3, 4, 5}
-	p.Checksum, p.CsumLevel, p.Csum, p.CsumStart, p.CsumOffset = ChecksumPartial, 1, 2, 3, 4
-	p.GSOSize, p.GSOSegs, p.GSOType = 1, 2, 3
-	p.Tstamp, p.TstampType, p.HWTstamp, p.WireLen, p.NapiID = 1, TstampTAI, 2, 3, 4
-	p.CgroupClassID, p.RouteRealm = 1, 2
-	p.Tunnel = TunnelKey{Present: true, ID: 9, OptLen: 4}
-	p.Slot = 7
+// setAllExported gives every exported field of p a non-zero value.
+func setAllExported(p *Packet) {
+	v := reflect.ValueOf(p).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		if !v.Type().Field(i).IsExported() {
+			continue
+		}
+		fillNonZero(v.Field(i))
+	}
+}
 
-	f := frame(macA, []uint16{0x86dd}, filled(40, 0x60)...)
-	require.NoError(t, p.SetFrame(f))
-	want := Packet{Protocol: 0x86dd, DeviceType: ARPHRDEther, Slot: 7}
-	got := *p
-	got.buf, got.data, got.head, got.end, got.meta = nil, 0, 0, 0, 0
-	got.mac, got.network, got.transport = 0, 0, 0
-	assert.Equal(t, want, got, "every field but Slot is reset")
-	assert.Equal(t, f, p.Bytes())
-	assert.Equal(t, -1, p.TransportOffset())
-	assert.Empty(t, p.Meta())
-	checkInvariants(t, p)
+func fillNonZero(f reflect.Value) {
+	switch f.Kind() {
+	case reflect.Bool:
+		f.SetBool(true)
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		f.SetUint(7)
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		f.SetInt(7)
+	case reflect.Array:
+		for i := 0; i < f.Len(); i++ {
+			fillNonZero(f.Index(i))
+		}
+	case reflect.Struct:
+		for i := 0; i < f.NumField(); i++ {
+			fillNonZero(f.Field(i))
+		}
+	default:
+		panic("unhandled kind " + f.Kind().String())
+	}
+}
+
+func TestSetFrameResetsMetadata(t *testing.T) {
+	for _, ctor := range []struct {
+		name string
+		fn   func(p *Packet, f []byte) error
+		want map[string]any
+	}{
+		{"SetFrame", func(p *Packet, f []byte) error { return p.SetFrame(f) },
+			map[string]any{"Protocol": uint16(0x86dd), "DeviceType": uint16(ARPHRDEther)}},
+		{"SetL3", func(p *Packet, f []byte) error { return p.SetL3(f[14:]) },
+			map[string]any{"Protocol": uint16(0x86dd), "DeviceType": uint16(ARPHRDNone)}},
+		{"Receive", func(p *Packet, f []byte) error { return p.Receive(f, EthernetDevice(3, macA)) },
+			map[string]any{"Protocol": uint16(0x86dd), "DeviceType": uint16(ARPHRDEther), "Ifindex": uint32(3), "IngressIfindex": uint32(3), "WireLen": uint32(40)}},
+		{"Transmit", func(p *Packet, f []byte) error { return p.Transmit(f, EthernetDevice(3, macA)) },
+			map[string]any{"Protocol": uint16(0x86dd), "DeviceType": uint16(ARPHRDEther), "Ifindex": uint32(3), "WireLen": uint32(54), "Direction": Egress}},
+	} {
+		t.Run(ctor.name, func(t *testing.T) {
+			p := New(0)
+			require.NoError(t, p.SetFrame(frame(macB, []uint16{0x8100, 7, 0x0800}, filled(30, 0)...)))
+			require.NoError(t, p.UntagVLAN())
+			require.NoError(t, p.SetMetaLen(8))
+			require.NoError(t, p.SetTransportOffset(34))
+			require.NoError(t, p.SetLinearLen(20))
+			setAllExported(p)
+
+			f := frame(macA, []uint16{0x86dd}, filled(40, 0x60)...)
+			require.NoError(t, ctor.fn(p, f))
+			v := reflect.ValueOf(p).Elem()
+			for i := 0; i < v.NumField(); i++ {
+				field := v.Type().Field(i)
+				if !field.IsExported() {
+					continue
+				}
+				got := v.Field(i).Interface()
+				switch want, ok := ctor.want[field.Name]; {
+				case field.Name == "Slot":
+					assert.Equal(t, uint32(7), got, "Slot survives")
+				case ok:
+					assert.Equal(t, want, got, field.Name)
+				default:
+					assert.True(t, v.Field(i).IsZero(), "%s is reset, got %v", field.Name, got)
+				}
+			}
+			assert.Empty(t, p.Meta())
+			assert.Equal(t, p.Len(), p.LinearLen())
+			checkInvariants(t, p)
+		})
+	}
+}
+
+func TestSetMACOffset(t *testing.T) {
+	p := New(64)
+	require.NoError(t, p.SetFrame(frame(macB, []uint16{0x0800}, filled(46, 0x45)...)))
+	require.NoError(t, p.SetMACOffset(4))
+	assert.Equal(t, 4, p.MACOffset())
+	assert.Equal(t, 10, p.MACLen())
+	require.NoError(t, p.SetMACOffset(-1))
+	assert.Equal(t, -1, p.MACOffset())
+	assert.Equal(t, 0, p.MACLen())
+	before := *p
+	assert.ErrorIs(t, p.SetMACOffset(-2), syscall.EFAULT)
+	assert.ErrorIs(t, p.SetMACOffset(61), syscall.EFAULT)
+	assert.Equal(t, before, *p)
 }
 
 func TestSetFrameAliasesOwnBuffer(t *testing.T) {
