@@ -129,6 +129,8 @@ type ClassStats struct {
 	Bytes   uint64
 	Packets uint32
 	Drops   uint32
+	// Options is the raw TCA_OPTIONS payload of the class or qdisc.
+	Options []byte
 }
 
 // Classes dumps the classes of the device (RTM_GETTCLASS) and returns the
@@ -144,14 +146,15 @@ func (r *Rtnl) Classes(ifindex int32) (map[uint32]ClassStats, error) {
 	}
 	out := make(map[uint32]ClassStats, len(msgs))
 	for _, m := range msgs {
-		out[m.Tcmsg.Handle] = parseStats2(m.Attr(uapi.TCA_STATS2))
+		st := parseStats2(m.Attr(uapi.TCA_STATS2))
+		st.Options = m.Attr(uapi.TCA_OPTIONS)
+		out[m.Tcmsg.Handle] = st
 	}
 	return out, nil
 }
 
 // QdiscStats dumps the qdiscs of the device (RTM_GETQDISC) and returns the
-// counters of each, by qdisc handle, together with the raw TCA_OPTIONS and
-// TCA_XSTATS payloads.
+// counters and TCA_OPTIONS payload of each, by qdisc handle.
 func (r *Rtnl) QdiscStats(ifindex int32) (map[uint32]ClassStats, error) {
 	msgs, err := r.Do(TCFilterRequest{
 		Type:  uapi.RTM_GETQDISC,
@@ -166,7 +169,9 @@ func (r *Rtnl) QdiscStats(ifindex int32) (map[uint32]ClassStats, error) {
 		if m.Tcmsg.Ifindex != ifindex {
 			continue
 		}
-		out[m.Tcmsg.Handle] = parseStats2(m.Attr(uapi.TCA_STATS2))
+		st := parseStats2(m.Attr(uapi.TCA_STATS2))
+		st.Options = m.Attr(uapi.TCA_OPTIONS)
+		out[m.Tcmsg.Handle] = st
 	}
 	return out, nil
 }

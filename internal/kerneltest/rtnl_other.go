@@ -49,6 +49,8 @@ type ClassStats struct {
 	Bytes   uint64
 	Packets uint32
 	Drops   uint32
+	// Options is the raw TCA_OPTIONS payload of the class or qdisc.
+	Options []byte
 }
 
 // Classes is unavailable off Linux.
