@@ -1,7 +1,7 @@
 package cbpf
 
 import (
-	"bytes"
+	"bufio"
 	"fmt"
 	"io"
 	"strconv"
@@ -82,18 +82,23 @@ func ParseBytecode(s string) ([]bpf.RawInstruction, error) {
 }
 
 // ParseBytecodeFile parses the contents of a tc `bytecode-file`: the text
-// is normalised as tc does (each newline becomes a comma unless one
+// is normalised as tc does (each newline becomes a comma unless a comma
 // precedes it, runs of blanks collapse to one) and then parsed as by
-// ParseBytecode. Input longer than tc's buffer gives ErrBytecodeFileTooBig;
-// read errors are returned wrapped.
+// ParseBytecode. Text that normalises to tc's buffer size or more gives
+// ErrBytecodeFileTooBig, whatever follows; read errors are returned
+// wrapped. r is read to its end otherwise, as tc reads the file.
 func ParseBytecodeFile(r io.Reader) ([]bpf.RawInstruction, error) {
-	data, err := io.ReadAll(io.LimitReader(r, int64(4*maxBytecodeFile)))
-	if err != nil {
-		return nil, fmt.Errorf("cbpf: read bytecode file: %w", err)
-	}
-	var b bytes.Buffer
+	br := bufio.NewReader(r)
+	var b strings.Builder
 	prev := byte(' ')
-	for _, c := range data {
+	for {
+		c, err := br.ReadByte()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cbpf: read bytecode file: %w", err)
+		}
 		switch c {
 		case '\n':
 			if prev != ',' {

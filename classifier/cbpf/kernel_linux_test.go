@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -466,4 +469,36 @@ func TestKernelClassid(t *testing.T) {
 		}
 	}
 	t.Logf("seed %d: %d generated probes classified as the kernel does", seed, compared)
+}
+
+// TestKernelBytecode gives every bytecode table case to the real tc
+// (iproute2's parser, then the kernel's checker through cls_bpf) and
+// compares what it accepts and what it prints back.
+func TestKernelBytecode(t *testing.T) {
+	htb := kerneltest.NewHTB(t, 1)
+	dir := t.TempDir()
+	for i, c := range bytecodeCases {
+		if strings.IndexByte(c.text, 0) >= 0 {
+			continue // an argument cannot hold a NUL
+		}
+		t.Run(c.name, func(t *testing.T) {
+			args := []string{"filter", "replace", "dev", "veth0", "parent", "1:", "pref", "1", "handle", "1", "bpf"}
+			if c.file {
+				path := filepath.Join(dir, fmt.Sprintf("prog%d.bpf", i))
+				require.NoError(t, os.WriteFile(path, []byte(c.text), 0o600))
+				args = append(args, "bytecode-file", path)
+			} else {
+				args = append(args, "bytecode", c.text)
+			}
+			_, terr := htb.NS.Run("tc", append(args, "classid", "1:1")...)
+			if c.want == nil {
+				require.Error(t, terr, "tc accepts what ParseBytecode rejects")
+				return
+			}
+			require.NoError(t, Check(c.want))
+			require.NoError(t, terr, "tc rejects what ParseBytecode accepts")
+			out := htb.NS.MustRun(t, "tc", "filter", "show", "dev", "veth0")
+			assert.Contains(t, out, "bytecode '"+FormatBytecode(c.want)+"'")
+		})
+	}
 }
