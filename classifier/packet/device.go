@@ -1,6 +1,9 @@
 package packet
 
-import "fmt"
+import (
+	"fmt"
+	"syscall"
+)
 
 // Device is the network device a packet passes through, reduced to what the
 // receive and transmit paths take from struct net_device: its ifindex, its
@@ -103,6 +106,43 @@ func (p *Packet) Receive(frame []byte, dev Device) error {
 func (p *Packet) Transmit(frame []byte, dev Device) error {
 	if err := p.SetFrame(frame); err != nil {
 		return fmt.Errorf("transmit: %w", err)
+	}
+	p.Direction = Egress
+	p.Ifindex, p.DeviceType = dev.Ifindex, dev.Type
+	p.WireLen = uint32(p.Len())
+	return nil
+}
+
+// ReceiveL3 resets p to hold a copy of a bare IPv4 or IPv6 packet as an L3
+// device's receive path hands it to tc ingress on dev: a TUN device without
+// packet information (tun_get_user), and likewise WireGuard or netkit in L3
+// mode. Protocol comes from the version nibble, there is no MAC header
+// (MACLen 0, the MAC and network headers at data), PktType is Host,
+// Ifindex and IngressIfindex are dev.Ifindex, DeviceType is dev.Type,
+// Direction is Ingress and WireLen is the packet length. Like the TUN
+// driver it refuses, with EINVAL, a packet whose version is neither 4 nor
+// 6. Drivers that record the receive queue do so on their own (TUN records
+// queue 0 as queue_mapping 1): set QueueMapping where it matters. The
+// buffer is reused when large enough.
+func (p *Packet) ReceiveL3(pkt []byte, dev Device) error {
+	if len(pkt) > 0 && pkt[0]>>4 != 4 && pkt[0]>>4 != 6 {
+		return fmt.Errorf("receive l3: IP version %d: %w", pkt[0]>>4, syscall.EINVAL)
+	}
+	if err := p.SetL3(pkt); err != nil {
+		return fmt.Errorf("receive l3: %w", err)
+	}
+	p.Ifindex, p.IngressIfindex, p.DeviceType = dev.Ifindex, dev.Ifindex, dev.Type
+	p.WireLen = uint32(p.Len())
+	return nil
+}
+
+// TransmitL3 resets p to hold a copy of a bare IPv4 or IPv6 packet as the
+// transmit path hands it to tc egress on an L3 device: as ReceiveL3, but
+// Direction Egress and IngressIfindex 0, and any version is taken (the
+// stack names skb->protocol; an unknown version leaves Protocol 0).
+func (p *Packet) TransmitL3(pkt []byte, dev Device) error {
+	if err := p.SetL3(pkt); err != nil {
+		return fmt.Errorf("transmit l3: %w", err)
 	}
 	p.Direction = Egress
 	p.Ifindex, p.DeviceType = dev.Ifindex, dev.Type

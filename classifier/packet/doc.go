@@ -39,7 +39,9 @@
 // tc ingress and egress on a Device: pkt_type from the destination address
 // as eth_type_trans computes it (Device.PktType), ifindex and skb_iif, the
 // VLAN tag moved into the offload fields on receive (UntagVLAN), and the
-// qdisc's wire length. Any field may be set directly afterwards.
+// qdisc's wire length. ReceiveL3 and TransmitL3 do the same for bare IP
+// packets on L3 devices such as TUN. Any field may be set directly
+// afterwards.
 //
 // # Reuse and concurrency
 //
@@ -73,6 +75,6 @@
 // vlan_set_encap_proto (include/linux/if_vlan.h); the receive and transmit
 // metadata follow __netif_receive_skb_core and __dev_queue_xmit
 // (net/core/dev.c). The package's kernel tests compare all of it with what a
-// SCHED_CLS program reads under BPF_PROG_TEST_RUN and at clsact on a veth
-// pair.
+// SCHED_CLS program reads under BPF_PROG_TEST_RUN, at clsact on a veth
+// pair and at clsact ingress of a TUN device.
 package packet

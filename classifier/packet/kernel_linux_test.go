@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,13 +26,13 @@ import (
 // a 4-byte read returns them, and the first 64 bytes from skb->data.
 type skbView struct {
 	Len, PktType, Protocol, VLANPresent, VLANTCI, VLANProto uint32
-	IngressIfindex, Ifindex, WireLen                        uint32
+	IngressIfindex, Ifindex, WireLen, QueueMapping          uint32
 	Head                                                    [64]byte
 }
 
-// Recorder value layout: word 0 counts runs, words 1..9 hold the fields in
+// Recorder value layout: word 0 counts runs, words 1..10 hold the fields in
 // skbView order, bytes 64..127 the frame head.
-var recordedFields = []int16{0, 4, 16, 20, 24, 28, 36, 40, 160} // __sk_buff offsets
+var recordedFields = []int16{0, 4, 16, 20, 24, 28, 36, 40, 160, 12} // __sk_buff offsets
 
 const recorderValueSize = 128
 
@@ -90,7 +91,7 @@ func readRecord(tb testing.TB, m *ebpf.Map) (uint32, skbView) {
 	w := func(i int) uint32 { return binary.NativeEndian.Uint32(raw[4*i:]) }
 	v := skbView{
 		Len: w(1), PktType: w(2), Protocol: w(3), VLANPresent: w(4), VLANTCI: w(5), VLANProto: w(6),
-		IngressIfindex: w(7), Ifindex: w(8), WireLen: w(9),
+		IngressIfindex: w(7), Ifindex: w(8), WireLen: w(9), QueueMapping: w(10),
 	}
 	copy(v.Head[:], raw[64:])
 	return w(0), v
@@ -108,6 +109,7 @@ func view(p *Packet) skbView {
 		IngressIfindex: p.IngressIfindex,
 		Ifindex:        p.Ifindex,
 		WireLen:        p.WireLen,
+		QueueMapping:   uint32(p.QueueMapping),
 	}
 	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 { // big-endian host: stored order is the value
 		v.Protocol, v.VLANProto = uint32(p.Protocol), uint32(p.VLANProto)
@@ -247,47 +249,11 @@ func TestKernelDatapath(t *testing.T) {
 		inProg, inMap = loadRecorder(t, 2) // TC_ACT_SHOT: nothing reaches the stack
 		return nil
 	}))
-	rtnl := ns.Rtnl(t)
-	attach := func(ifindex int32, hook uint32, prog *ebpf.Program) {
-		opts := nlattr.AppendUint32(nil, uapi.TCA_BPF_FD, uint32(prog.FD()))
-		opts = nlattr.AppendString(opts, uapi.TCA_BPF_NAME, "recorder")
-		opts = nlattr.AppendUint32(opts, uapi.TCA_BPF_FLAGS, uapi.TCA_BPF_FLAG_ACT_DIRECT)
-		attrs := nlattr.AppendString(nil, uapi.TCA_KIND, "bpf")
-		attrs = nlattr.Append(attrs, uapi.TCA_OPTIONS, opts)
-		_, err := rtnl.Do(kerneltest.TCFilterRequest{
-			Type:  uapi.RTM_NEWTFILTER,
-			Flags: uapi.NLM_F_CREATE | uapi.NLM_F_EXCL,
-			Tcmsg: kerneltest.Tcmsg{
-				Family:  unix.AF_UNSPEC,
-				Ifindex: ifindex,
-				Handle:  1,
-				Parent:  uapi.TC_H_CLSACT&uapi.TC_H_MAJ_MASK | hook,
-				Info:    kerneltest.FilterInfo(1, unix.ETH_P_ALL),
-			},
-			Attrs: attrs,
-		})
-		require.NoError(t, err, "attach cls_bpf")
-	}
-	attach(ta, uapi.TC_H_MIN_EGRESS, egProg)
-	attach(tb, uapi.TC_H_MIN_INGRESS, inProg)
+	attachClsBPF(t, ns, ta, uapi.TC_H_MIN_EGRESS, egProg)
+	attachClsBPF(t, ns, tb, uapi.TC_H_MIN_INGRESS, inProg)
 	sock := ns.PacketSocket(t, "ta")
 
-	wait := func(m *ebpf.Map, want uint32) (skbView, error) {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			n, v := readRecord(t, m)
-			if n == want {
-				return v, nil
-			}
-			if n > want {
-				return v, fmt.Errorf("recorder ran %d times, want %d: unexpected traffic", n, want)
-			}
-			if time.Now().After(deadline) {
-				return v, errors.New("recorder did not run")
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
+	wait := func(m *ebpf.Map, want uint32) (skbView, error) { return waitRecord(t, m, want) }
 
 	frames := kernelFrames(devB.Addr)
 	egRuns, inRuns := uint32(0), uint32(0)
@@ -317,4 +283,119 @@ func TestKernelDatapath(t *testing.T) {
 		})
 	}
 	t.Logf("%d frames compared at clsact egress and ingress", len(frames))
+}
+
+// attachClsBPF adds prog as a direct-action cls_bpf filter at the clsact
+// hook (TC_H_MIN_INGRESS or TC_H_MIN_EGRESS) of the device, over netlink.
+func attachClsBPF(t *testing.T, ns *kerneltest.NetNS, ifindex int32, hook uint32, prog *ebpf.Program) {
+	t.Helper()
+	opts := nlattr.AppendUint32(nil, uapi.TCA_BPF_FD, uint32(prog.FD()))
+	opts = nlattr.AppendString(opts, uapi.TCA_BPF_NAME, "recorder")
+	opts = nlattr.AppendUint32(opts, uapi.TCA_BPF_FLAGS, uapi.TCA_BPF_FLAG_ACT_DIRECT)
+	attrs := nlattr.AppendString(nil, uapi.TCA_KIND, "bpf")
+	attrs = nlattr.Append(attrs, uapi.TCA_OPTIONS, opts)
+	_, err := ns.Rtnl(t).Do(kerneltest.TCFilterRequest{
+		Type:  uapi.RTM_NEWTFILTER,
+		Flags: uapi.NLM_F_CREATE | uapi.NLM_F_EXCL,
+		Tcmsg: kerneltest.Tcmsg{
+			Family:  unix.AF_UNSPEC,
+			Ifindex: ifindex,
+			Handle:  1,
+			Parent:  uapi.TC_H_CLSACT&uapi.TC_H_MAJ_MASK | hook,
+			Info:    kerneltest.FilterInfo(1, unix.ETH_P_ALL),
+		},
+		Attrs: attrs,
+	})
+	require.NoError(t, err, "attach cls_bpf")
+}
+
+// waitRecord waits until the recorder has run want times and returns what
+// it saw last.
+func waitRecord(t *testing.T, m *ebpf.Map, want uint32) (skbView, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, v := readRecord(t, m)
+		if n == want {
+			return v, nil
+		}
+		if n > want {
+			return v, fmt.Errorf("recorder ran %d times, want %d: unexpected traffic", n, want)
+		}
+		if time.Now().After(deadline) {
+			return v, errors.New("recorder did not run")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestKernelTUN writes IP packets into a TUN device (IFF_TUN|IFF_NO_PI) and
+// compares what a cls_bpf recorder at its clsact ingress saw with
+// ReceiveL3; a packet of another IP version must be refused by both.
+func TestKernelTUN(t *testing.T) {
+	ns := kerneltest.NewNetNS(t)
+	ns.MustRun(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+	ns.MustRun(t, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+	var fd int
+	var prog *ebpf.Program
+	var m *ebpf.Map
+	require.NoError(t, ns.Do(func() error {
+		var err error
+		if fd, err = unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0); err != nil {
+			return fmt.Errorf("open /dev/net/tun: %w", err)
+		}
+		ifr, err := unix.NewIfreq("ctun0")
+		if err != nil {
+			return err
+		}
+		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+			return fmt.Errorf("TUNSETIFF: %w", err)
+		}
+		prog, m = loadRecorder(t, 2) // TC_ACT_SHOT: nothing reaches the stack
+		return nil
+	}))
+	t.Cleanup(func() { unix.Close(fd) })
+	ns.MustRun(t, "ip", "link", "set", "ctun0", "up")
+	ns.MustRun(t, "tc", "qdisc", "add", "dev", "ctun0", "clsact")
+	ifindex := ns.Ifindex(t, "ctun0")
+	attachClsBPF(t, ns, ifindex, uapi.TC_H_MIN_INGRESS, prog)
+	dev := Device{Ifindex: uint32(ifindex), Type: ARPHRDNone}
+
+	ipv4 := append([]byte{0x45, 0, 0, 80, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2}, filled(60, 0x20)...)
+	ipv4opts := append([]byte{0x46, 0, 0, 84, 0, 1, 0, 0, 1, 6, 0, 0, 10, 0, 0, 1, 224, 0, 0, 1, 1, 1, 1, 0}, filled(60, 0)...)
+	ipv6 := append([]byte{0x60, 0, 0, 0, 0, 40, 17, 64}, filled(72, 0x30)...)
+	tests := []struct {
+		name string
+		pkt  []byte
+	}{
+		{"ipv4_udp", ipv4},
+		{"ipv4_options_multicast", ipv4opts},
+		{"ipv6_udp", ipv6},
+		{"ipv4_bad_header_still_seen", append([]byte{0x4f, 0xff}, filled(78, 0)...)},
+	}
+	runs := uint32(0)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := unix.Write(fd, tt.pkt)
+			require.NoError(t, err)
+			runs++
+			got, err := waitRecord(t, m, runs)
+			require.NoError(t, err)
+
+			var p Packet
+			require.NoError(t, p.ReceiveL3(tt.pkt, dev))
+			p.QueueMapping = 1 // tun records its receive queue 0 as 1
+			assert.Equal(t, view(&p), got)
+		})
+	}
+	t.Run("ip_version_5_refused", func(t *testing.T) {
+		pkt := append([]byte{0x50}, filled(79, 0)...)
+		_, err := unix.Write(fd, pkt)
+		assert.ErrorIs(t, err, unix.EINVAL, "the tun driver")
+		var p Packet
+		assert.ErrorIs(t, p.ReceiveL3(pkt, dev), syscall.EINVAL, "the model")
+		n, _ := readRecord(t, m)
+		assert.Equal(t, runs, n, "the recorder never saw it")
+	})
+	t.Logf("%d packets compared at TUN clsact ingress", len(tests))
 }

@@ -844,6 +844,66 @@ func TestTransmit(t *testing.T) {
 	assert.ErrorIs(t, err, ErrTruncated)
 }
 
+func TestReceiveL3(t *testing.T) {
+	tun := Device{Ifindex: 5, Type: ARPHRDNone}
+	tests := []struct {
+		name      string
+		pkt       []byte
+		wantProto uint16
+	}{
+		{"ipv4", filled(40, 0x45), 0x0800},
+		{"ipv6", filled(60, 0x60), 0x86dd},
+		{"one_byte", []byte{0x40}, 0x0800},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := New(0)
+			p.Mark = 1
+			require.NoError(t, p.ReceiveL3(tt.pkt, tun))
+			assert.Equal(t, tt.pkt, p.Bytes())
+			assert.Equal(t, tt.wantProto, p.Protocol)
+			assert.Equal(t, Ingress, p.Direction)
+			assert.Equal(t, Host, p.PktType)
+			assert.Equal(t, uint32(5), p.Ifindex)
+			assert.Equal(t, uint32(5), p.IngressIfindex)
+			assert.Equal(t, uint16(ARPHRDNone), p.DeviceType)
+			assert.Equal(t, uint32(len(tt.pkt)), p.WireLen)
+			assert.Equal(t, 0, p.MACLen())
+			assert.Zero(t, p.Mark)
+			checkInvariants(t, p)
+
+			q := New(0)
+			require.NoError(t, q.TransmitL3(tt.pkt, tun))
+			assert.Equal(t, tt.pkt, q.Bytes())
+			assert.Equal(t, tt.wantProto, q.Protocol)
+			assert.Equal(t, Egress, q.Direction)
+			assert.Equal(t, uint32(5), q.Ifindex)
+			assert.Zero(t, q.IngressIfindex)
+			assert.Equal(t, uint32(len(tt.pkt)), q.WireLen)
+		})
+	}
+	errs := []struct {
+		name string
+		pkt  []byte
+		is   error
+	}{
+		{"empty", nil, ErrTruncated},
+		{"version_5", []byte{0x50, 0}, syscall.EINVAL},
+		{"version_0", []byte{0x00}, syscall.EINVAL},
+		{"too_long", append([]byte{0x45}, make([]byte, MaxLen)...), ErrTooLong},
+	}
+	for _, tt := range errs {
+		t.Run(tt.name, func(t *testing.T) {
+			var p Packet
+			assert.ErrorIs(t, p.ReceiveL3(tt.pkt, tun), tt.is)
+		})
+	}
+	var p Packet
+	require.NoError(t, p.TransmitL3([]byte{0x50, 0}, tun), "the stack names the protocol on transmit")
+	assert.Zero(t, p.Protocol)
+	assert.ErrorIs(t, p.TransmitL3(nil, tun), ErrTruncated)
+}
+
 func TestTypeString(t *testing.T) {
 	names := []string{"host", "broadcast", "multicast", "otherhost", "outgoing", "loopback", "Type(6)"}
 	for i, want := range names {
@@ -890,6 +950,8 @@ func TestReuseAllocatesNothing(t *testing.T) {
 			_ = p.Receive(big, dev)
 		}},
 		{"Transmit", func() { _ = p.Transmit(big, dev) }},
+		{"ReceiveL3", func() { _ = p.ReceiveL3(big[18:], dev) }},
+		{"TransmitL3", func() { _ = p.TransmitL3(small[14:], dev) }},
 		{"ops", func() {
 			_ = p.SetFrame(big)
 			_ = p.Push(14)
