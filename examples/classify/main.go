@@ -208,9 +208,7 @@ func classify(opts options, readFile func(string) ([]byte, error), out io.Writer
 		case layers.LinkTypeEthernet:
 			err = pkt.Receive(frame, ethDevice)
 		case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6:
-			err = pkt.SetL3(frame)
-			pkt.Ifindex, pkt.IngressIfindex, pkt.DeviceType = l3Device.Ifindex, l3Device.Ifindex, l3Device.Type
-			pkt.WireLen = uint32(pkt.Len())
+			err = pkt.ReceiveL3(frame, l3Device)
 		default:
 			return &CaptureError{Frame: c.n, Err: fmt.Errorf("link type %v is not supported (want Ethernet or raw IP): %w", lt, syscall.EPROTONOSUPPORT)}
 		}
