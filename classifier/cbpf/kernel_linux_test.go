@@ -292,7 +292,7 @@ func TestKernelRun(t *testing.T) {
 		return pkt
 	}}
 	n := 0
-	for _, c := range runCases {
+	for _, c := range allRunCases() {
 		var err error
 		switch c.oracle {
 		case oracleUnix:

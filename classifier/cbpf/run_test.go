@@ -661,7 +661,7 @@ var runCases = []runCase{
 }
 
 func TestRun(t *testing.T) {
-	for _, c := range runCases {
+	for _, c := range allRunCases() {
 		t.Run(c.name, func(t *testing.T) {
 			require.NoError(t, Check(c.prog))
 			pkt := tablePacket(t, c)

@@ -161,13 +161,8 @@ protoAgain:
 		if h == nil || h[0] != 0x11 || h[1] != 0 { // ver 1, type 1, code 0
 			return finish()
 		}
-		pp := binary.BigEndian.Uint16(h[6:])
-		if pp&0x0100 != 0 {
-			pp >>= 8
-			nhoff += 7
-		} else {
-			nhoff += 8
-		}
+		pp := binary.BigEndian.Uint16(h[6:]) // never compressed here
+		nhoff += 8
 		switch {
 		case pp == pppIP:
 			proto = ethIPv4
