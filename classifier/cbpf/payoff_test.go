@@ -103,7 +103,7 @@ func repeatBytes(n int, b []byte) []byte {
 // poffProg reads the payload offset.
 var poffProg = []bpf.RawInstruction{
 	stmt(ld|w|abs, anc(uapi.SKF_AD_PAY_OFFSET)), // ld #poff
-	stmt(ret|a, 0),                              // ret a
+	stmt(ret|a, 0), // ret a
 }
 
 // poffCase is a payload-offset table case on a frame.
