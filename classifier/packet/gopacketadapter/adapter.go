@@ -51,7 +51,10 @@ type Options struct {
 	Path Path
 	// Device is the device the frame passes for Receive and Transmit. When
 	// its Ifindex is 0, the capture's CaptureInfo.InterfaceIndex (when
-	// positive) is used instead.
+	// positive) is used instead. When its Type is 0 it stands for an
+	// Ethernet device (ARPHRD_ETHER, broadcast ff:ff:ff:ff:ff:ff, the
+	// address it is given) for Ethernet frames, and for an ARPHRD_NONE
+	// device for bare IP packets.
 	Device packet.Device
 }
 
@@ -101,6 +104,9 @@ func FromGopacket(dst *packet.Packet, src gopacket.Packet, opts Options) error {
 	var err error
 	switch linkOf(src) {
 	case layers.LayerTypeEthernet:
+		if dev.Type == 0 {
+			dev.Type, dev.Broadcast = packet.ARPHRDEther, packet.BroadcastMAC
+		}
 		switch opts.Path {
 		case Receive:
 			err = dst.Receive(data, dev)
@@ -111,20 +117,17 @@ func FromGopacket(dst *packet.Packet, src gopacket.Packet, opts Options) error {
 			dst.Ifindex = dev.Ifindex
 		}
 	case layers.LayerTypeIPv4, layers.LayerTypeIPv6:
-		if err = dst.SetL3(data); err != nil {
-			break
-		}
-		dst.Ifindex = dev.Ifindex
-		if opts.Path != AsCaptured && dev.Type != 0 {
-			dst.DeviceType = dev.Type
+		if dev.Type == 0 {
+			dev.Type = packet.ARPHRDNone
 		}
 		switch opts.Path {
 		case Receive:
-			dst.IngressIfindex = dev.Ifindex
-			dst.WireLen = uint32(dst.Len())
+			err = dst.ReceiveL3(data, dev)
 		case Transmit:
-			dst.Direction = packet.Egress
-			dst.WireLen = uint32(dst.Len())
+			err = dst.TransmitL3(data, dev)
+		default:
+			err = dst.SetL3(data)
+			dst.Ifindex = dev.Ifindex
 		}
 	default:
 		return ErrLinkType

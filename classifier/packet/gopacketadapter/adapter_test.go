@@ -96,6 +96,10 @@ func TestFromGopacket(t *testing.T) {
 			want: func(p *packet.Packet) error { return p.Receive(plain, packet.EthernetDevice(3, [6]byte(macB))) },
 		},
 		{
+			name: "receive_zero_device_is_ethernet", data: qinq, first: layers.LayerTypeEthernet, opts: Options{Path: Receive},
+			want: func(p *packet.Packet) error { return p.Receive(qinq, packet.EthernetDevice(3, [6]byte{})) },
+		},
+		{
 			name: "transmit", data: tagged, first: layers.LayerTypeEthernet, opts: Options{Path: Transmit, Device: devB},
 			want: func(p *packet.Packet) error { return p.Transmit(tagged, devB) },
 		},
