@@ -274,7 +274,7 @@ func (c *Chain) change(h uint32, flags ChangeFlags, p *proposal, noOptions bool)
 	if p.hasGenFlags {
 		g := p.genFlags
 		if g&^supportedGenFlags != 0 || g&(SkipHW|SkipSW) == SkipHW|SkipSW {
-			return fail(errorf("change", "TCA_BPF_FLAGS_GEN", syscall.EINVAL, "flags %#x: only one of skip_hw (1) and skip_sw (2) is allowed", g))
+			return fail(errorf("change", "TCA_BPF_FLAGS_GEN", syscall.EINVAL, "flags %#x: only one of skip_hw (1) or skip_sw (2) may be set", g))
 		}
 		f.genFlags = g
 	}
