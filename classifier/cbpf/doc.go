@@ -29,6 +29,10 @@
 // netlink attribute search in the packet), alu_xor_x, poff (the payload
 // offset found by the kernel's flow dissector) and rand (WithRandom).
 //
+// String and Disassemble print a program exactly as `tcpdump -d` does,
+// with extensions by name ("ld       [proto]"); FormatBytecode and
+// FormatBytecodeFile print it back in tc's forms.
+//
 // The 32-bit result means what the attach point says: for cls_bpf in
 // classifier mode 0 is no match, 0xFFFFFFFF selects the filter's classid
 // and any other value is the classid; for a socket, the number of bytes to

@@ -120,15 +120,16 @@ func (p *Program) Instructions() []bpf.RawInstruction {
 // Len returns the number of instructions.
 func (p *Program) Len() int { return len(p.insns) }
 
-// String returns the program listing in the style of `tcpdump -d`, one
-// instruction per line.
+// String returns the program listing as `tcpdump -d` prints it (see
+// Disassemble).
 func (p *Program) String() string {
 	return Disassemble(p.Instructions())
 }
 
-// Disassemble returns a listing of raw in the style of `tcpdump -d`, one
-// instruction per line, with absolute jump targets; extensions print as
-// "#name" (bpf_asm's spelling). raw need not be a valid program.
+// Disassemble returns a listing of raw exactly as `tcpdump -d` prints it,
+// one instruction per line with absolute jump targets; extensions, which
+// libpcap prints as numbers, print by name ("ld       [proto]"). raw need
+// not be a valid program: unknown opcodes print as "unimp".
 func Disassemble(raw []bpf.RawInstruction) string {
 	var b strings.Builder
 	for i, in := range raw {

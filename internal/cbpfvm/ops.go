@@ -2,7 +2,6 @@ package cbpfvm
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/clsbpf/clsbpf/internal/uapi"
 )
@@ -22,6 +21,7 @@ const (
 	opdInd                 // [x + k]
 	opdLen                 // #pktlen
 	opdImm                 // #0x%x
+	opdDec                 // #%d
 	opdMem                 // M[k]
 	opdMsh                 // 4*([k]&0xf)
 	opdX                   // x
@@ -68,16 +68,16 @@ var opTable = [maxCode + 1]opInfo{
 	uapi.BPF_ST:                     {"st", opdMem, kSt},
 	uapi.BPF_STX:                    {"stx", opdMem, kStx},
 
-	alu | uapi.BPF_ADD | uapi.BPF_K: {"add", opdImm, kAddK},
-	alu | uapi.BPF_SUB | uapi.BPF_K: {"sub", opdImm, kSubK},
-	alu | uapi.BPF_MUL | uapi.BPF_K: {"mul", opdImm, kMulK},
-	alu | uapi.BPF_DIV | uapi.BPF_K: {"div", opdImm, kDivK},
-	alu | uapi.BPF_MOD | uapi.BPF_K: {"mod", opdImm, kModK},
+	alu | uapi.BPF_ADD | uapi.BPF_K: {"add", opdDec, kAddK},
+	alu | uapi.BPF_SUB | uapi.BPF_K: {"sub", opdDec, kSubK},
+	alu | uapi.BPF_MUL | uapi.BPF_K: {"mul", opdDec, kMulK},
+	alu | uapi.BPF_DIV | uapi.BPF_K: {"div", opdDec, kDivK},
+	alu | uapi.BPF_MOD | uapi.BPF_K: {"mod", opdDec, kModK},
 	alu | uapi.BPF_AND | uapi.BPF_K: {"and", opdImm, kAndK},
 	alu | uapi.BPF_OR | uapi.BPF_K:  {"or", opdImm, kOrK},
 	alu | uapi.BPF_XOR | uapi.BPF_K: {"xor", opdImm, kXorK},
-	alu | uapi.BPF_LSH | uapi.BPF_K: {"lsh", opdImm, kLshK},
-	alu | uapi.BPF_RSH | uapi.BPF_K: {"rsh", opdImm, kRshK},
+	alu | uapi.BPF_LSH | uapi.BPF_K: {"lsh", opdDec, kLshK},
+	alu | uapi.BPF_RSH | uapi.BPF_K: {"rsh", opdDec, kRshK},
 	alu | uapi.BPF_ADD | uapi.BPF_X: {"add", opdX, kAddX},
 	alu | uapi.BPF_SUB | uapi.BPF_X: {"sub", opdX, kSubX},
 	alu | uapi.BPF_MUL | uapi.BPF_X: {"mul", opdX, kMulX},
@@ -135,7 +135,7 @@ func Codes() []uint16 {
 
 // ancillary describes one SKF_AD_* extension.
 type ancillary struct {
-	name string // bpf_asm spelling, without the '#'
+	name string // as the disassembler prints it, in brackets
 	kind kind
 }
 
@@ -154,7 +154,7 @@ var ancTable = [uapi.SKF_AD_MAX]ancillary{
 	uapi.SKF_AD_CPU:              {"cpu", kAncCPU},
 	uapi.SKF_AD_ALU_XOR_X:        {"xor_x", kAncXorX},
 	uapi.SKF_AD_VLAN_TAG:         {"vlan_tci", kAncVlanTag},
-	uapi.SKF_AD_VLAN_TAG_PRESENT: {"vlan_avail", kAncVlanPresent},
+	uapi.SKF_AD_VLAN_TAG_PRESENT: {"vlanp", kAncVlanPresent},
 	uapi.SKF_AD_PAY_OFFSET:       {"poff", kAncPayOffset},
 	uapi.SKF_AD_RANDOM:           {"rand", kAncRandom},
 	uapi.SKF_AD_VLAN_TPID:        {"vlan_tpid", kAncVlanTPID},
@@ -179,26 +179,25 @@ func isLdAbs(code uint16) bool {
 	return code == ld|uapi.BPF_W|uapi.BPF_ABS || code == ld|uapi.BPF_H|uapi.BPF_ABS || code == ld|uapi.BPF_B|uapi.BPF_ABS
 }
 
-// Disassemble formats instruction pc of a program in the style of
-// `tcpdump -d`: "(001) jeq      #0x800           jt 2\tjf 3". Jump
-// targets are absolute instruction numbers. Unknown opcodes print as raw
-// fields.
+// Disassemble formats instruction pc of a program exactly as `tcpdump -d`
+// (libpcap's bpf_image) does: "(001) jeq      #0x800           jt 2\tjf 3",
+// with absolute jump targets, offsets and decimal operands printed as
+// signed 32-bit numbers. Extensions, which libpcap prints as numbers,
+// print by name: "ld       [proto]". Unknown opcodes print as
+// "unimp 0xCODE".
 func Disassemble(pc int, code uint16, jt, jf uint8, k uint32) string {
 	info, ok := lookup(code)
 	if !ok {
-		return fmt.Sprintf("(%03d) .word    code=0x%04x jt=%d jf=%d k=0x%x", pc, code, jt, jf, k)
+		return fmt.Sprintf("(%03d) %-8s 0x%x", pc, "unimp", code)
 	}
-	name := info.name
 	var arg string
 	switch info.operand {
-	case opdNone:
+	case opdNone, opdRetA:
 	case opdAbs:
 		if a, ok := lookupAnc(k); ok && isLdAbs(code) {
-			arg = "#" + a.name
-		} else if int32(k) < 0 {
-			arg = fmt.Sprintf("[%d]", int32(k))
+			arg = "[" + a.name + "]"
 		} else {
-			arg = fmt.Sprintf("[%d]", k)
+			arg = fmt.Sprintf("[%d]", int32(k))
 		}
 	case opdInd:
 		arg = fmt.Sprintf("[x + %d]", int32(k))
@@ -206,28 +205,22 @@ func Disassemble(pc int, code uint16, jt, jf uint8, k uint32) string {
 		arg = "#pktlen"
 	case opdImm:
 		arg = fmt.Sprintf("#0x%x", k)
+	case opdDec, opdRetK:
+		arg = fmt.Sprintf("#%d", int32(k))
 	case opdMem:
-		arg = fmt.Sprintf("M[%d]", k)
+		arg = fmt.Sprintf("M[%d]", int32(k))
 	case opdMsh:
-		if int32(k) < 0 {
-			arg = fmt.Sprintf("4*([%d]&0xf)", int32(k))
-		} else {
-			arg = fmt.Sprintf("4*([%d]&0xf)", k)
-		}
+		arg = fmt.Sprintf("4*([%d]&0xf)", int32(k))
 	case opdX:
 		arg = "x"
 	case opdJA:
-		arg = fmt.Sprintf("%d", int64(pc)+1+int64(k))
+		arg = fmt.Sprintf("%d", int32(uint32(pc)+1+k))
 	case opdJK, opdJX:
-		src := fmt.Sprintf("#0x%x", k)
-		if info.operand == opdJX {
-			src = "x"
+		src := "x"
+		if info.operand == opdJK {
+			src = fmt.Sprintf("#0x%x", k)
 		}
-		return fmt.Sprintf("(%03d) %-8s %-16s jt %d\tjf %d", pc, name, src, pc+1+int(jt), pc+1+int(jf))
-	case opdRetK:
-		arg = fmt.Sprintf("#%d", k)
-	case opdRetA:
-		arg = "a"
+		return fmt.Sprintf("(%03d) %-8s %-16s jt %d\tjf %d", pc, info.name, src, pc+1+int(jt), pc+1+int(jf))
 	}
-	return strings.TrimRight(fmt.Sprintf("(%03d) %-8s %s", pc, name, arg), " ")
+	return fmt.Sprintf("(%03d) %-8s %s", pc, info.name, arg)
 }

@@ -1,0 +1,55 @@
+// Package cbpfvm is the classic BPF engine behind classifier/cbpf: the
+// kernel's checker, a reference interpreter and the pre-decoded form that
+// programs normally run on.
+//
+// # Model
+//
+// ops.go holds the one opcode table (every opcode net/core/filter.c
+// chk_code_allowed accepts, with its mnemonic, operand form and
+// pre-decoded kind) and the extension table (bpf_anc_helper); the checker,
+// both engines and the disassembler read them. check.go is the checker in
+// the kernel's order (bpf_check_basics_ok, bpf_check_classic,
+// check_load_and_stores) and translate.go the one failure of the eBPF
+// translation that can still reject a checked program (jump offsets that
+// do not fit 16 bits in bpf_convert_filter). interp.go is the reference
+// interpreter: a switch on the whole opcode, written to be read.
+// compile.go turns a checked program into pre-decoded operations with
+// absolute jump targets and loads specialised by offset range; exec.go
+// runs them. load.go and flow.go hold the run-time semantics both engines
+// share: packet loads as bpf_skb_load_helper_* resolves them, the
+// extensions of convert_bpf_extensions, the netlink attribute search and
+// the flow dissector behind SKF_AD_PAY_OFFSET.
+//
+// The run-time rules are those of the eBPF program the kernel runs in
+// place of a classic one: a failed load or a division by X == 0 ends the
+// program with 0, shifts by X use X & 31, compares are unsigned 32-bit,
+// and header-relative offsets reach the headroom before skb->data.
+//
+// # Concurrency
+//
+// A Prog is immutable and safe for concurrent use; a run keeps A, X and
+// the scratch memory in locals and allocates nothing. The packet must not
+// change during a run.
+//
+// # Errors
+//
+// Check returns a *Rejection (the instruction and the Reason) or nil; the
+// public package wraps it with EINVAL. Runs have no errors: every fault is
+// the result 0, as in the kernel.
+//
+// # Limits
+//
+// Programs passed to Interpret, Compile and Prog.Run must have passed
+// Check; the engines rely on its guarantees (opcodes known, jumps forward
+// and in range, scratch indexes below 16, no DIV/MOD by constant 0).
+// SKF_AD_IFINDEX and SKF_AD_HATYPE always see a device. No BPF
+// flow-dissector program and no DSA tag is modelled for SKF_AD_PAY_OFFSET.
+//
+// # Kernel sources
+//
+// net/core/filter.c (bpf_check_classic, check_load_and_stores,
+// bpf_convert_filter, convert_bpf_extensions, convert_bpf_ld_abs,
+// bpf_skb_load_helper_*, bpf_skb_get_nlattr, bpf_skb_get_nlattr_nest),
+// net/core/flow_dissector.c (__skb_flow_dissect, __skb_get_poff),
+// include/uapi/linux/filter.h, lib/nlattr.c (nla_find), as of Linux 6.18.
+package cbpfvm
