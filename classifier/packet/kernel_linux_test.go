@@ -27,14 +27,19 @@ import (
 type skbView struct {
 	Len, PktType, Protocol, VLANPresent, VLANTCI, VLANProto uint32
 	IngressIfindex, Ifindex, WireLen, QueueMapping          uint32
+	Mark, Priority, TCIndex, Hash, NapiID, GSOSegs, GSOSize uint32
 	Head                                                    [64]byte
 }
 
-// Recorder value layout: word 0 counts runs, words 1..10 hold the fields in
-// skbView order, bytes 64..127 the frame head.
-var recordedFields = []int16{0, 4, 16, 20, 24, 28, 36, 40, 160, 12} // __sk_buff offsets
+// Recorder value layout: word 0 counts runs, words 1..17 hold the fields in
+// skbView order, bytes 128..191 the frame head.
+var recordedFields = []int16{0, 4, 16, 20, 24, 28, 36, 40, 160, 12, 8, 32, 44, 68, 84, 164, 176} // __sk_buff offsets
 
-const recorderValueSize = 128
+const recorderValueSize = 192
+
+// recorderHeadOff is where the frame head goes in the value, after the
+// field words.
+const recorderHeadOff = 128
 
 // loadRecorder loads a SCHED_CLS program that copies the skbView fields of
 // every skb it sees into a one-element array map, counts its runs, and
@@ -69,7 +74,7 @@ func loadRecorder(tb testing.TB, ret int32) (*ebpf.Program, *ebpf.Map) {
 		asm.Mov.Reg(asm.R1, asm.R6),                // r1 = ctx
 		asm.Mov.Imm(asm.R2, 0),                     // r2 = offset 0
 		asm.Mov.Reg(asm.R3, asm.R7),                // r3 = value
-		asm.Add.Imm(asm.R3, 64),                    // r3 = value+64
+		asm.Add.Imm(asm.R3, recorderHeadOff),       // r3 = value+128
 		asm.Mov.Imm(asm.R4, 64),                    // r4 = 64 bytes
 		asm.FnSkbLoadBytes.Call(),                  // skb_load_bytes(ctx, 0, r3, 64)
 		asm.Mov.Imm(asm.R0, ret).WithSymbol("out"), // r0 = ret
@@ -92,8 +97,9 @@ func readRecord(tb testing.TB, m *ebpf.Map) (uint32, skbView) {
 	v := skbView{
 		Len: w(1), PktType: w(2), Protocol: w(3), VLANPresent: w(4), VLANTCI: w(5), VLANProto: w(6),
 		IngressIfindex: w(7), Ifindex: w(8), WireLen: w(9), QueueMapping: w(10),
+		Mark: w(11), Priority: w(12), TCIndex: w(13), Hash: w(14), NapiID: w(15), GSOSegs: w(16), GSOSize: w(17),
 	}
-	copy(v.Head[:], raw[64:])
+	copy(v.Head[:], raw[recorderHeadOff:])
 	return w(0), v
 }
 
@@ -110,6 +116,13 @@ func view(p *Packet) skbView {
 		Ifindex:        p.Ifindex,
 		WireLen:        p.WireLen,
 		QueueMapping:   uint32(p.QueueMapping),
+		Mark:           p.Mark,
+		Priority:       p.Priority,
+		TCIndex:        uint32(p.TCIndex),
+		Hash:           p.Hash,
+		NapiID:         p.NapiID,
+		GSOSegs:        uint32(p.GSOSegs),
+		GSOSize:        uint32(p.GSOSize),
 	}
 	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 { // big-endian host: stored order is the value
 		v.Protocol, v.VLANProto = uint32(p.Protocol), uint32(p.VLANProto)
