@@ -430,14 +430,18 @@ func (p *Packet) MACLen() int {
 	return p.network - p.mac
 }
 
-// MACOffset is the MAC header's offset from data, or -1 when unset.
+// MACOffset is the MAC header's offset from data, or -1 when unset. A
+// header before data has a negative offset (-14 after Pull(14) of an
+// Ethernet header, as skb_mac_offset reads at the kernel's ingress), so -1
+// is ambiguous only for a header exactly one byte before data.
 func (p *Packet) MACOffset() int { return p.rel(p.mac) }
 
-// NetworkOffset is the network header's offset from data, or -1 when unset.
+// NetworkOffset is the network header's offset from data, or -1 when unset;
+// negative offsets are as for MACOffset.
 func (p *Packet) NetworkOffset() int { return p.rel(p.network) }
 
 // TransportOffset is the transport header's offset from data, or -1 when
-// unset.
+// unset; negative offsets are as for MACOffset.
 func (p *Packet) TransportOffset() int { return p.rel(p.transport) }
 
 func (p *Packet) rel(off int) int {
