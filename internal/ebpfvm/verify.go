@@ -100,6 +100,9 @@ func joinKind(a, b kindID) kindID {
 
 // merge joins s into *d and reports whether *d changed.
 func merge(d *vstate, s *vstate) bool {
+	if !s.valid {
+		return false
+	}
 	if !d.valid {
 		*d = *s
 		return true
@@ -483,6 +486,9 @@ func (v *verifier) dataflow() error {
 		v.work = v.work[:len(v.work)-1]
 		v.queued[i] = false
 		s := v.states[i]
+		if !s.valid {
+			continue
+		}
 		succ := v.successors(i, buf[:])
 		for k := range succ {
 			out[k] = s
