@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -499,6 +500,120 @@ func TestKernelBytecode(t *testing.T) {
 			require.NoError(t, terr, "tc rejects what ParseBytecode accepts")
 			out := htb.NS.MustRun(t, "tc", "filter", "show", "dev", "veth0")
 			assert.Contains(t, out, "bytecode '"+FormatBytecode(c.want)+"'")
+		})
+	}
+}
+
+// translationVariants are instructions whose eBPF translation sizes the
+// checker's jump-range rule depends on: every opcode, with the operand
+// ranges that change what bpf_convert_filter emits.
+var translationVariants = []struct {
+	name string
+	in   bpf.RawInstruction
+}{
+	{"ld_abs_w_0", stmt(ld|w|abs, 0)},
+	{"ld_abs_h_12", stmt(ld|h|abs, 12)},
+	{"ld_abs_b_23", stmt(ld|b|abs, 23)},
+	{"ld_abs_w_32767", stmt(ld|w|abs, 32767)},
+	{"ld_abs_h_32768", stmt(ld|h|abs, 32768)},
+	{"ld_abs_b_negative", stmt(ld|b|abs, netOff)},
+	{"ld_abs_w_ll", stmt(ld|w|abs, llOff+2)},
+	{"ld_ind_w_0", stmt(ld|w|ind, 0)},
+	{"ld_ind_h_16", stmt(ld|h|ind, 16)},
+	{"ld_ind_b_negative", stmt(ld|b|ind, netOff)},
+	{"ldx_msh_14", stmt(ldx|b|msh, 14)},
+	{"ldx_msh_0", stmt(ldx|b|msh, 0)},
+	{"ldx_msh_40000", stmt(ldx|b|msh, 40000)},
+	{"ldx_msh_negative", stmt(ldx|b|msh, netOff)},
+	{"ld_len", stmt(ld|w|lenm, 0)},
+	{"ldx_len", stmt(ldx|w|lenm, 0)},
+	{"ld_imm", stmt(ld|imm, 5)},
+	{"ldx_imm", stmt(ldx|imm, 5)},
+	{"ld_mem", stmt(ld|mem, 3)},
+	{"ldx_mem", stmt(ldx|mem, 15)},
+	{"st", stmt(st, 2)},
+	{"stx", stmt(stx, 2)},
+	{"tax", stmt(misc|tax, 0)},
+	{"txa", stmt(misc|txa, 0)},
+	{"add_k", stmt(alu|add|k, 1)},
+	{"sub_x", stmt(alu|sub|x, 0)},
+	{"mul_k", stmt(alu|mul|k, 3)},
+	{"div_k", stmt(alu|div|k, 3)},
+	{"div_x", stmt(alu|div|x, 0)},
+	{"mod_k", stmt(alu|mod|k, 3)},
+	{"mod_x", stmt(alu|mod|x, 0)},
+	{"and_x", stmt(alu|and|x, 0)},
+	{"or_k", stmt(alu|or|k, 1)},
+	{"xor_k", stmt(alu|xor|k, 1)},
+	{"lsh_k", stmt(alu|lsh|k, 1)},
+	{"rsh_x", stmt(alu|rsh|x, 0)},
+	{"neg", stmt(alu|neg, 0)},
+	{"ja", stmt(jmp|ja, 0)},
+	{"jeq_k_jf0", jump(jmp|jeq|k, 1, 0, 0)},
+	{"jeq_k_jt0", jump(jmp|jeq|k, 1, 0, 1)},
+	{"jgt_k_jt0", jump(jmp|jgt|k, 1, 0, 1)},
+	{"jge_x_jt0", jump(jmp|jge|x, 0, 0, 1)},
+	{"jset_k_jt0", jump(jmp|jset|k, 1, 0, 1)},
+	{"jeq_k_both", jump(jmp|jeq|k, 1, 1, 1)},
+	{"jeq_k_negative_jf0", jump(jmp|jeq|k, 0x80000000, 0, 0)},
+	{"jgt_k_negative_both", jump(jmp|jgt|k, 0xffffffff, 1, 1)},
+	{"jset_x_both", jump(jmp|jset|x, 0, 1, 1)},
+	{"ret_k", stmt(ret|k, 1)},
+	{"ret_a", stmt(ret|a, 0)},
+	{"anc_protocol", stmt(ld|w|abs, anc(0))},
+	{"anc_pkttype", stmt(ld|w|abs, anc(4))},
+	{"anc_ifindex", stmt(ld|w|abs, anc(8))},
+	{"anc_nlattr", stmt(ld|w|abs, anc(12))},
+	{"anc_nlattr_nest", stmt(ld|w|abs, anc(16))},
+	{"anc_mark", stmt(ld|w|abs, anc(20))},
+	{"anc_queue", stmt(ld|w|abs, anc(24))},
+	{"anc_hatype", stmt(ld|w|abs, anc(28))},
+	{"anc_rxhash", stmt(ld|w|abs, anc(32))},
+	{"anc_cpu", stmt(ld|w|abs, anc(36))},
+	{"anc_alu_xor_x", stmt(ld|w|abs, anc(40))},
+	{"anc_vlan_tag", stmt(ld|w|abs, anc(44))},
+	{"anc_vlan_tag_present", stmt(ld|w|abs, anc(48))},
+	{"anc_pay_offset", stmt(ld|w|abs, anc(52))},
+	{"anc_random", stmt(ld|w|abs, anc(56))},
+	{"anc_vlan_tpid", stmt(ld|w|abs, anc(60))},
+}
+
+// TestKernelTranslationSizes pins the size of every instruction's eBPF
+// translation, which decides where the checker's translated-jump limit
+// falls: 64 copies of the instruction, then long loads and one-instruction
+// fillers up to the last position Check accepts for a jump, then the
+// jump. The kernel must accept exactly that program and reject it with one
+// more filler; a size off by one would move the boundary by 64.
+func TestKernelTranslationSizes(t *testing.T) {
+	ns := kerneltest.NewNetNS(t)
+	ns.MustRun(t, "sysctl", "-q", "-w", "net.core.optmem_max=67108864")
+	u := kerneltest.NewUnixPairIn(t, ns)
+	build := func(in bpf.RawInstruction, long, fill int) []bpf.RawInstruction {
+		var p []bpf.RawInstruction
+		for i := range uint32(16) {
+			p = append(p, stmt(st, i)) // st M[i]: every scratch word written
+		}
+		p = append(p, repeat(64, in)...)
+		p = append(p, repeat(long, stmt(ld|b|abs, 40000))...) // ldb [40000]
+		p = append(p, repeat(fill, stmt(ld|imm, 0))...)      // ld #0
+		return append(p, stmt(jmp|ja, 0), stmt(ret|k, 0))    // ja +0; ret #0
+	}
+	for _, v := range translationVariants {
+		t.Run(v.name, func(t *testing.T) {
+			// The largest run of long loads Check accepts (monotone).
+			long := sort.Search(4096-64-16-2, func(n int) bool { return Check(build(v.in, n+1, 0)) != nil })
+			fill := 0
+			for Check(build(v.in, long, fill+1)) == nil {
+				fill++
+			}
+			require.Less(t, fill, 15)
+			last := build(v.in, long, fill)
+			require.NoError(t, u.Attach(last), "kernel rejects the last accepted position")
+			over := build(v.in, long, fill+1)
+			var ce *CheckError
+			require.ErrorAs(t, Check(over), &ce)
+			require.Equal(t, ReasonTranslation, ce.Reason)
+			require.ErrorIs(t, u.Attach(over), syscall.EINVAL, "kernel accepts one position further")
 		})
 	}
 }
