@@ -47,4 +47,9 @@ var defaultFilters = []struct {
 		desc: "other ip: ip or ip6",
 		spec: `protocol all pref 6 bpf bytecode "5,40 0 0 12,21 1 0 2048,21 0 1 34525,6 0 0 4294967295,6 0 0 0" classid 1:90`,
 	},
+	{
+		expr: "", // the empty expression: every frame
+		desc: "catch-all: every other frame",
+		spec: `protocol all pref 7 bpf bytecode "1,6 0 0 4294967295" classid 1:99`,
+	},
 }

@@ -387,8 +387,8 @@ func TestDefaultFiltersMatchTcpdump(t *testing.T) {
 	if _, err := exec.LookPath("tcpdump"); err != nil {
 		t.Skip("tcpdump not installed: the committed bytecode cannot be regenerated here")
 	}
-	for _, d := range defaultFilters {
-		t.Run(d.expr, func(t *testing.T) {
+	for i, d := range defaultFilters {
+		t.Run(fmt.Sprintf("%d_%s", i+1, d.expr), func(t *testing.T) {
 			out, err := exec.Command("tcpdump", "-ddd", "-y", "EN10MB", d.expr).Output()
 			require.NoError(t, err)
 			lines := strings.Fields(strings.ReplaceAll(strings.TrimSpace(string(out)), "\n", ","))
