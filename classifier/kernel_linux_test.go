@@ -300,8 +300,6 @@ func (g *gen) options() []byte {
 	return nlattr.Append(nil, typ, inner)
 }
 
-var nameAttrs = []uint16{uapi.TCA_BPF_CLASSID, uapi.TCA_BPF_OPS_LEN, uapi.TCA_BPF_OPS, uapi.TCA_BPF_FD, uapi.TCA_BPF_NAME, uapi.TCA_BPF_FLAGS, uapi.TCA_BPF_FLAGS_GEN, uapi.TCA_BPF_TAG, uapi.TCA_BPF_ID}
-
 func (g *gen) mutate(as []attr) []attr {
 	switch g.pick(12) {
 	case 0: // drop one
