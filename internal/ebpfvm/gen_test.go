@@ -25,9 +25,9 @@ func jmpK(cls, op, dst uint8, imm int32, off int16) I {
 func jmpX(cls, op, dst, src uint8, off int16) I {
 	return I{Op: cls | op | uapi.BPF_X, Dst: dst, Src: src, Off: off}
 }
-func ja(off int16) I       { return I{Op: uapi.BPF_JMP | uapi.BPF_JA, Off: off} }
-func gotol(imm int32) I    { return I{Op: uapi.BPF_JMP32 | uapi.BPF_JA, Imm: imm} }
-func exit() I              { return I{Op: uapi.BPF_JMP | uapi.BPF_EXIT} }
+func ja(off int16) I        { return I{Op: uapi.BPF_JMP | uapi.BPF_JA, Off: off} }
+func gotol(imm int32) I     { return I{Op: uapi.BPF_JMP32 | uapi.BPF_JA, Imm: imm} }
+func exit() I               { return I{Op: uapi.BPF_JMP | uapi.BPF_EXIT} }
 func callHelper(id int32) I { return I{Op: uapi.BPF_JMP | uapi.BPF_CALL, Imm: id} }
 func callLocal(imm int32) I {
 	return I{Op: uapi.BPF_JMP | uapi.BPF_CALL, Src: uapi.BPF_PSEUDO_CALL, Imm: imm}
