@@ -121,10 +121,11 @@ type Walker struct {
 	Fn    func(f *Filter) int
 }
 
-// Walk visits the filters of one snapshot in list order.
+// Walk visits the filters of one snapshot in list order. A nil Fn only
+// counts.
 func (c *Chain) Walk(w *Walker) {
 	for _, f := range c.load().filters {
-		if w.Count >= w.Skip {
+		if w.Count >= w.Skip && w.Fn != nil {
 			if w.Fn(f) < 0 {
 				w.Stop = true
 				return

@@ -3,6 +3,7 @@ package classifier
 import (
 	"encoding/binary"
 	"fmt"
+	"reflect"
 	"slices"
 	"syscall"
 
@@ -106,6 +107,12 @@ type proposal struct {
 // the filter being replaced. The caller keeps ownership of spec.Actions
 // when Change fails.
 func (c *Chain) Change(spec FilterSpec, flags ChangeFlags) (*Filter, error) {
+	if isNil(spec.Program) {
+		spec.Program = nil
+	}
+	if isNil(spec.Actions) {
+		spec.Actions = nil
+	}
 	p := &proposal{
 		prog:        spec.Program,
 		name:        spec.Name,
@@ -128,6 +135,19 @@ func (c *Chain) Change(spec FilterSpec, flags ChangeFlags) (*Filter, error) {
 		p.ebpf = true
 	}
 	return c.change(spec.Handle, flags, p, false)
+}
+
+// isNil reports whether v is nil or an interface holding a nil pointer,
+// map, slice, func or channel: a value whose methods would panic.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // ChangeNetlink adds or replaces a filter from the netlink form of the

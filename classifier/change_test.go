@@ -117,6 +117,7 @@ func TestChangeSpecErrors(t *testing.T) {
 	}{
 		{"no_program", FilterSpec{}, syscall.EINVAL, ""},
 		{"plain_program", FilterSpec{Program: plainProgram{}}, syscall.EINVAL, ""},
+		{"typed_nil_program", FilterSpec{Program: (*fakeClassic)(nil)}, syscall.EINVAL, ""},
 		{"gen_flags_both_skips", FilterSpec{Program: retK(0), Flags: 3}, syscall.EINVAL, "TCA_BPF_FLAGS_GEN"},
 		{"gen_flags_in_hw", FilterSpec{Program: retK(0), Flags: 4}, syscall.EINVAL, "TCA_BPF_FLAGS_GEN"},
 		{"gen_flags_not_in_hw", FilterSpec{Program: retK(0), Flags: 8}, syscall.EINVAL, "TCA_BPF_FLAGS_GEN"},

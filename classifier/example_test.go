@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/mdlayher/netlink"
 	"golang.org/x/net/bpf"
 
 	"github.com/clsbpf/clsbpf/classifier"
@@ -78,4 +79,54 @@ func ExampleChain_Change() {
 	// true
 	// true 1
 	// true 1
+}
+
+func ExampleChain_ChangeNetlink() {
+	// The TCA_OPTIONS nest tc sends for
+	//   bpf bytecode '1,6 0 0 4294967295' classid 1:10 direct-action
+	ae := netlink.NewAttributeEncoder()
+	ae.Uint32(3, 0x00010010)                                   // TCA_BPF_CLASSID 1:10
+	ae.Uint16(4, 1)                                            // TCA_BPF_OPS_LEN
+	ae.Bytes(5, []byte{0x06, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF}) // TCA_BPF_OPS: ret #-1
+	ae.Uint32(8, 1)                                            // TCA_BPF_FLAGS: direct-action
+	options, _ := ae.Encode()
+
+	chain := classifier.New(classifier.Config{})
+	f, err := chain.ChangeNetlink(classifier.Request{Handle: 1, Flags: classifier.Create | classifier.Excl, Options: options})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// The dump is what RTM_GETTFILTER returns as TCA_OPTIONS, with
+	// TCA_BPF_FLAGS_GEN = NOT_IN_HW added.
+	dump, _ := f.AppendOptions(nil)
+	fmt.Printf("%x\n", dump)
+
+	// A NAME without its NUL fails the kernel's policy.
+	_, err = chain.ChangeNetlink(classifier.Request{Handle: 2, Flags: classifier.Create, Options: []byte{7, 0, 7, 0, 'a', 'b', 'c', 0}})
+	var ce *classifier.Error
+	fmt.Println(errors.As(err, &ce), ce.Attr, errors.Is(err, syscall.EINVAL))
+	// Output:
+	// 30000200080003001000010006000400010000000c00050006000000ffffffff08000800010000000800090008000000
+	// true TCA_BPF_NAME true
+}
+
+func ExampleChain_Walk() {
+	chain := classifier.New(classifier.Config{})
+	prog, _ := cbpf.Load([]bpf.Instruction{bpf.RetConstant{Val: 0}})
+	for _, h := range []uint32{5, 2, 9} {
+		_, _ = chain.Change(classifier.FilterSpec{Handle: h, Program: prog}, classifier.Create|classifier.Excl)
+	}
+	// List order is insertion order, newest first; skip one as a resumed
+	// dump would.
+	w := &classifier.Walker{Skip: 1, Fn: func(f *classifier.Filter) int {
+		fmt.Println(f.Handle())
+		return 0
+	}}
+	chain.Walk(w)
+	fmt.Println("count", w.Count)
+	// Output:
+	// 2
+	// 5
+	// count 3
 }
