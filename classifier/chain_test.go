@@ -43,31 +43,28 @@ func TestHammer(t *testing.T) {
 		add(t, c, FilterSpec{Handle: h, Program: genProgram(h, 0)})
 	}
 
-	var stop atomic.Bool
-	var wg sync.WaitGroup
+	var writersDone atomic.Bool
+	var readersWG, writers sync.WaitGroup
 	errs := make(chan error, readers+2)
 	for r := 0; r < readers; r++ {
-		wg.Add(1)
+		readersWG.Add(1)
 		go func(r int) {
-			defer wg.Done()
+			defer readersWG.Done()
 			pkt := packet.New(len(testFrame))
 			if err := pkt.SetFrame(testFrame); err != nil {
 				errs <- err
 				return
 			}
 			pkt.Slot = uint32(r)
-			for i := 0; i < rounds || !stop.Load(); i++ {
-				if i > 100*rounds {
-					break
-				}
+			// Read at least rounds times and until the writers are done.
+			for i := 0; i < rounds || !writersDone.Load(); i++ {
 				res := c.Classify(pkt)
 				if res.Decided() && uint32(res.ClassID)>>16 != res.Filter {
 					errs <- fmt.Errorf("result %+v mixes two filters", res)
 					return
 				}
-				fs := c.Filters()
 				seen := map[uint32]bool{}
-				for _, f := range fs {
+				for _, f := range c.Filters() {
 					if seen[f.Handle()] {
 						errs <- fmt.Errorf("handle %d twice in one snapshot", f.Handle())
 						return
@@ -78,9 +75,9 @@ func TestHammer(t *testing.T) {
 		}(r)
 	}
 	for w := 0; w < 2; w++ {
-		wg.Add(1)
+		writers.Add(1)
 		go func(w int) {
-			defer wg.Done()
+			defer writers.Done()
 			rng := rand.New(rand.NewPCG(uint64(w), 9))
 			for i := 0; i < changes; i++ {
 				h := uint32(1 + rng.IntN(12))
@@ -96,14 +93,9 @@ func TestHammer(t *testing.T) {
 			}
 		}(w)
 	}
-	go func() {
-		// Readers run at least until the writers are done.
-		defer stop.Store(true)
-		for i := 0; i < 2*changes && c.Len() >= 0; i++ {
-			runtime.Gosched()
-		}
-	}()
-	wg.Wait()
+	writers.Wait()
+	writersDone.Store(true)
+	readersWG.Wait()
 	close(errs)
 	for err := range errs {
 		t.Error(err)
