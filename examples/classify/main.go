@@ -21,9 +21,10 @@
 // to clsact ingress on an Ethernet device (ifindex 2, address
 // 02:00:00:00:00:01): an 802.1Q tag is moved out of the frame into the
 // packet's metadata first. Frames of raw-IP captures arrive as on an L3
-// device such as TUN (ifindex 3). Filters run by preference, and within a
-// preference newest first, exactly as tc runs them; the first filter that
-// decides wins. In classid mode (no "da") a program's return value 0 is no
+// device such as TUN (ifindex 3). With -hook egress frames pass tc egress
+// as the host sends them instead: tags stay in the frame. Filters run by
+// preference, and within a preference newest first, exactly as tc runs
+// them; the first filter that decides wins. In classid mode (no "da") a program's return value 0 is no
 // match, -1 selects the filter's classid and any other value is the classid
 // itself.
 package main
@@ -82,8 +83,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fl.Var(&opts.filters, "filter", "a tc filter `spec` such as 'pref 1 bpf bytecode \"...\" classid 1:10' (repeatable)")
 	fl.StringVar(&opts.filtersFile, "filters", "", "`file` of filter specs, one per line")
 	fl.BoolVar(&opts.verbose, "v", false, "print each frame's result")
+	fl.StringVar(&opts.hook, "hook", "ingress", "the `hook` frames pass: ingress (as received) or egress (as sent)")
 	fl.Usage = func() {
-		fmt.Fprintln(stderr, "usage: classify [-pcap FILE] [-filter SPEC]... [-filters FILE] [-v]")
+		fmt.Fprintln(stderr, "usage: classify [-pcap FILE] [-filter SPEC]... [-filters FILE] [-hook ingress|egress] [-v]")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
@@ -94,6 +96,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if fl.NArg() > 0 {
 		fmt.Fprintf(stderr, "classify: unexpected argument %q\n", fl.Arg(0))
+		fl.Usage()
+		return 2
+	}
+	if opts.hook != "ingress" && opts.hook != "egress" {
+		fmt.Fprintf(stderr, "classify: -hook %q: want ingress or egress\n", opts.hook)
 		fl.Usage()
 		return 2
 	}
@@ -109,6 +116,7 @@ type options struct {
 	pcap        string
 	filters     stringList
 	filtersFile string
+	hook        string // "ingress" (the default) or "egress"
 	verbose     bool
 }
 
@@ -162,35 +170,67 @@ type stats struct {
 	noClassFrames, noClassByte int
 }
 
+// report is the outcome of one run over a capture.
+type report struct {
+	stats
+	name, format string
+	egress       bool
+	blk          *block
+	verbose      bool
+	frameLines   strings.Builder
+}
+
 // classify reads the capture, runs every frame through the filters and
 // writes the report.
 func classify(opts options, readFile func(string) ([]byte, error), out io.Writer) error {
-	specs, sources, err := loadSpecs(opts, readFile)
+	r, err := runCapture(opts, readFile)
 	if err != nil {
 		return err
 	}
+	r.write(out)
+	return nil
+}
+
+// runCapture builds the filters, then hands every frame of the capture to
+// them on the chosen hook.
+func runCapture(opts options, readFile func(string) ([]byte, error)) (*report, error) {
+	var egress bool
+	switch opts.hook {
+	case "", "ingress":
+	case "egress":
+		egress = true
+	default:
+		return nil, fmt.Errorf("hook %q: want ingress or egress: %w", opts.hook, syscall.EINVAL)
+	}
+	specs, sources, err := loadSpecs(opts, readFile)
+	if err != nil {
+		return nil, err
+	}
 	blk, err := buildBlock(specs, sources)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	data, name := sampleCapture, "embedded sample.pcap"
 	if opts.pcap != "" {
 		if data, err = readFile(opts.pcap); err != nil {
-			return fmt.Errorf("read capture: %w", err)
+			return nil, fmt.Errorf("read capture: %w", err)
 		}
 		name = opts.pcap
 	}
 	c, err := openCapture(data)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
-	st := stats{
-		verdicts:    map[action.Verdict]int{},
-		classFrames: map[handle.Handle]int{},
-		classBytes:  map[handle.Handle]int{},
+	r := &report{
+		stats: stats{
+			verdicts:    map[action.Verdict]int{},
+			classFrames: map[handle.Handle]int{},
+			classBytes:  map[handle.Handle]int{},
+		},
+		name: name, format: c.format, egress: egress, blk: blk, verbose: opts.verbose,
 	}
-	var frameLines strings.Builder
+	st := &r.stats
 	pkt := packet.New(1514)
 	for {
 		frame, ci, lt, err := c.read()
@@ -198,25 +238,31 @@ func classify(opts options, readFile func(string) ([]byte, error), out io.Writer
 			break
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		st.frames++
 		if ci.CaptureLength < ci.Length {
 			st.truncated++
 		}
-		switch lt {
-		case layers.LinkTypeEthernet:
+		switch {
+		case lt == layers.LinkTypeEthernet && egress:
+			err = pkt.Transmit(frame, ethDevice)
+		case lt == layers.LinkTypeEthernet:
 			err = pkt.Receive(frame, ethDevice)
-		case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6:
-			err = pkt.ReceiveL3(frame, l3Device)
+		case lt == layers.LinkTypeRaw || lt == layers.LinkTypeIPv4 || lt == layers.LinkTypeIPv6:
+			if egress {
+				err = pkt.TransmitL3(frame, l3Device)
+			} else {
+				err = pkt.ReceiveL3(frame, l3Device)
+			}
 		default:
-			return &CaptureError{Frame: c.n, Err: fmt.Errorf("link type %v is not supported (want Ethernet or raw IP): %w", lt, syscall.EPROTONOSUPPORT)}
+			return nil, &CaptureError{Frame: c.n, Err: fmt.Errorf("link type %v is not supported (want Ethernet or raw IP): %w", lt, syscall.EPROTONOSUPPORT)}
 		}
 		if err != nil {
 			// The kernel drops such a frame before tc sees it.
 			st.dropped++
 			if opts.verbose {
-				fmt.Fprintf(&frameLines, "%5d %-52s dropped before tc: %v\n", c.n, describe(frame, lt), err)
+				fmt.Fprintf(&r.frameLines, "%5d %-52s dropped before tc: %v\n", c.n, describe(frame, lt), err)
 			}
 			continue
 		}
@@ -236,19 +282,28 @@ func classify(opts options, readFile func(string) ([]byte, error), out io.Writer
 			if f != nil {
 				result = fmt.Sprintf("pref %d handle %#x classid %v", f.pref, f.handle, res.ClassID)
 			}
-			fmt.Fprintf(&frameLines, "%5d %-52s %s, %v\n", c.n, describe(frame, lt), result, res.Verdict)
+			fmt.Fprintf(&r.frameLines, "%5d %-52s %s, %v\n", c.n, describe(frame, lt), result, res.Verdict)
 		}
 	}
+	return r, nil
+}
 
-	fmt.Fprintf(out, "capture: %s (%s, %d frames, %d cut by the snap length)\n", name, c.format, st.frames, st.truncated)
-	fmt.Fprintf(out, "hook: clsact ingress of ifindex %d (Ethernet) or %d (raw IP)\n", ethDevice.Ifindex, l3Device.Ifindex)
-	if opts.verbose {
+// write prints the report.
+func (r *report) write(out io.Writer) {
+	st := &r.stats
+	hook, parent := "ingress", "ffff:fff2"
+	if r.egress {
+		hook, parent = "egress", "ffff:fff3"
+	}
+	fmt.Fprintf(out, "capture: %s (%s, %d frames, %d cut by the snap length)\n", r.name, r.format, st.frames, st.truncated)
+	fmt.Fprintf(out, "hook: clsact %s of ifindex %d (Ethernet) or %d (raw IP)\n", hook, ethDevice.Ifindex, l3Device.Ifindex)
+	if r.verbose {
 		fmt.Fprintln(out)
-		fmt.Fprint(out, frameLines.String())
+		fmt.Fprint(out, r.frameLines.String())
 	}
 	fmt.Fprintln(out)
-	for _, f := range blk.filters() {
-		printFilter(out, f)
+	for _, f := range r.blk.filters() {
+		printFilter(out, parent, f)
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintf(out, "%-18s %7s\n", "verdict", "frames")
@@ -274,14 +329,13 @@ func classify(opts options, readFile func(string) ([]byte, error), out io.Writer
 		fmt.Fprintf(out, "%-18v %7d %9d\n", h, st.classFrames[h], st.classBytes[h])
 	}
 	fmt.Fprintf(out, "%-18s %7d %9d\n", "unclassified", st.noClassFrames, st.noClassByte)
-	return nil
 }
 
 // printFilter prints a filter as `tc -s filter show dev DEV ingress` does,
 // then its description and match counters.
-func printFilter(out io.Writer, f *installed) {
+func printFilter(out io.Writer, parent string, f *installed) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "filter parent ffff:fff2 protocol %s pref %d bpf chain 0 handle %#x ", protocolName(f.spec.protocol), f.pref, f.handle)
+	fmt.Fprintf(&b, "filter parent %s protocol %s pref %d bpf chain 0 handle %#x ", parent, protocolName(f.spec.protocol), f.pref, f.handle)
 	if f.spec.classID != 0 {
 		fmt.Fprintf(&b, "flowid %v ", f.spec.classID)
 	}

@@ -65,6 +65,17 @@ func TestDefaultVerbose(t *testing.T) {
 	golden(t, "verbose.golden", out)
 }
 
+// TestEgress: on the egress hook a VLAN tag stays in the frame, so the
+// tagged web frames no longer match the web filter and fall through to the
+// catch-all.
+func TestEgress(t *testing.T) {
+	out, err := runClassify(t, options{hook: "egress"}, nil)
+	require.NoError(t, err)
+	golden(t, "egress.golden", out)
+	_, err = runClassify(t, options{hook: "sideways"}, nil)
+	assert.ErrorIs(t, err, syscall.EINVAL)
+}
+
 func TestRunMain(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	require.Equal(t, 0, run(nil, &stdout, &stderr))
@@ -200,6 +211,8 @@ func TestFlags(t *testing.T) {
 		{name: "pcap_flag", args: []string{"-pcap", capPath}, code: 0, stdout: "capture: " + capPath + " (pcap, 129 frames"},
 		{name: "missing_pcap", args: []string{"-pcap", filepath.Join(dir, "nope.pcap")}, code: 1, stderr: "classify: read capture: ", noStdout: true},
 		{name: "missing_filters_file", args: []string{"-filters", filepath.Join(dir, "nope.txt")}, code: 1, stderr: "classify: read filters: ", noStdout: true},
+		{name: "bad_hook", args: []string{"-hook", "up"}, code: 2, stderr: `classify: -hook "up": want ingress or egress`, noStdout: true},
+		{name: "egress", args: []string{"-hook", "egress"}, code: 0, stdout: "hook: clsact egress of ifindex 2"},
 		{name: "bad_filter", args: []string{"-filter", "bytecode"}, code: 1, stderr: `classify: filter 1: token 1 "bytecode": missing program`, noStdout: true},
 	}
 	for _, tt := range tests {
