@@ -424,3 +424,13 @@ func TestChangeNetlinkClassic(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+func TestErrorText(t *testing.T) {
+	c := New(Config{Programs: fakeTable{}})
+	_, err := c.ChangeNetlink(Request{Handle: 1, Flags: Create, Options: opts{}.u32(uapi.TCA_BPF_FD, 99)})
+	assert.EqualError(t, err, "classifier: change: TCA_BPF_FD: program fd 99: fd 99: bad file descriptor")
+	_, err = c.ChangeNetlink(Request{Handle: 1, Flags: Create, Options: opts{}.u32(uapi.TCA_BPF_FLAGS, 2)})
+	assert.EqualError(t, err, "classifier: change: need exactly one program source, got neither TCA_BPF_OPS_LEN with TCA_BPF_OPS nor TCA_BPF_FD: invalid argument")
+	_, err = c.Delete(3)
+	assert.EqualError(t, err, "classifier: delete: no filter with handle 0x3: no such file or directory")
+}

@@ -37,11 +37,11 @@ func (e *Error) Error() string {
 	if e.Msg != "" {
 		s += ": " + e.Msg
 	}
-	if e.Err != nil && !errors.Is(e.Err, e.Errno) {
+	if e.Err != nil {
 		s += ": " + e.Err.Error()
-	} else if e.Err != nil {
-		s += ": " + e.Err.Error()
-		return s
+		if errors.Is(e.Err, e.Errno) {
+			return s // the cause already names the errno
+		}
 	}
 	return s + ": " + e.Errno.Error()
 }
