@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/clsbpf/clsbpf/classifier/packet"
+	"github.com/clsbpf/clsbpf/internal/cbpfvm"
 	"github.com/clsbpf/clsbpf/internal/kerneltest"
 )
 
@@ -134,8 +135,8 @@ func (d *differ) runAll(prog []bpf.RawInstruction, payloads [][]byte, what strin
 			d.kept++
 		}
 		if got != want {
-			return fmt.Errorf("%s, packet %d (%d bytes): kernel delivers %d, engine result %#x delivers %d",
-				what, i, len(pl), got, res, want)
+			return fmt.Errorf("%s, packet %d (%d bytes): kernel delivers %d, engine result %#x delivers %d\ntrace:\n%s",
+				what, i, len(pl), got, res, want, trace(prog, pkt))
 		}
 	}
 	return nil
@@ -616,4 +617,16 @@ func TestKernelTranslationSizes(t *testing.T) {
 			require.ErrorIs(t, u.Attach(over), syscall.EINVAL, "kernel accepts one position further")
 		})
 	}
+}
+
+// trace returns the reference interpreter's trace of prog on pkt, one
+// "pc A X" line per instruction, for failure reports.
+func trace(prog []bpf.RawInstruction, pkt *packet.Packet) string {
+	var b strings.Builder
+	env := &cbpfvm.Env{Random: fixedRandom, Trace: func(pc int, a, x uint32) {
+		fmt.Fprintf(&b, "%s\tA=%#x X=%#x\n", cbpfvm.Disassemble(pc, prog[pc].Op, prog[pc].Jt, prog[pc].Jf, prog[pc].K), a, x)
+	}}
+	res := cbpfvm.Interpret(toInsns(prog), pkt, env)
+	fmt.Fprintf(&b, "result %#x\n", res)
+	return b.String()
 }

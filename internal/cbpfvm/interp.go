@@ -16,6 +16,9 @@ import (
 type Env struct {
 	// Random is the SKF_AD_RANDOM source (the kernel's bpf_user_rnd_u32).
 	Random func() uint32
+	// Trace, when set, is called before each instruction runs with its
+	// index and the registers at that point.
+	Trace func(pc int, a, x uint32)
 }
 
 // Interpret runs prog, which must have passed Check, on pkt and returns the
@@ -28,6 +31,9 @@ func Interpret(prog []Insn, pkt *packet.Packet, env *Env) uint32 {
 	f := frameOf(pkt)
 	for pc := 0; pc < len(prog); pc++ {
 		in := prog[pc]
+		if env.Trace != nil {
+			env.Trace(pc, a, x)
+		}
 		switch in.Code {
 		case ld | uapi.BPF_W | uapi.BPF_ABS, ld | uapi.BPF_H | uapi.BPF_ABS, ld | uapi.BPF_B | uapi.BPF_ABS:
 			if anc, ok := lookupAnc(in.K); ok {
