@@ -596,8 +596,8 @@ func TestKernelTranslationSizes(t *testing.T) {
 		}
 		p = append(p, repeat(64, in)...)
 		p = append(p, repeat(long, stmt(ld|b|abs, 40000))...) // ldb [40000]
-		p = append(p, repeat(fill, stmt(ld|imm, 0))...)      // ld #0
-		return append(p, stmt(jmp|ja, 0), stmt(ret|k, 0))    // ja +0; ret #0
+		p = append(p, repeat(fill, stmt(ld|imm, 0))...)       // ld #0
+		return append(p, stmt(jmp|ja, 0), stmt(ret|k, 0))     // ja +0; ret #0
 	}
 	for _, v := range translationVariants {
 		t.Run(v.name, func(t *testing.T) {
