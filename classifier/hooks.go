@@ -44,8 +44,15 @@ type ProgramTable interface {
 // ActionChain is the list of tc actions attached to a filter (the
 // kernel's tcf_exts). Classify runs it in classic mode when the program
 // matched, as tcf_exts_exec does, and reads a negative verdict as "try the
-// next filter"; in direct-action mode it is never run. Exec may change
-// res (a goto chain target, a class) and must be safe for concurrent use.
+// next filter"; in direct-action mode it is never run.
+//
+// Exec gets the result so far (its Verdict is OK) and returns it with the
+// action list's verdict set and any other field (the class) changed as the
+// actions decide; it must be safe for concurrent use. Taking and returning
+// the result by value keeps Classify free of allocations. Exec stands for
+// tcf_action_exec, which also owns the packet's SkipClassify bit (it
+// clears the bit and returns OK without running any action); the chain
+// never looks at that bit, as cls_bpf_classify does not.
 //
 // An ActionChain may also implement Release() (called once when its filter
 // leaves the chain or a change that built it fails; a reader holding an
