@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 
 	"golang.org/x/net/bpf"
@@ -96,4 +97,62 @@ func ExampleProgram_Run() {
 	// Output:
 	// port 80: 262144
 	// port 443: 0
+}
+
+func ExampleParseBytecodeFile() {
+	// What `tcpdump -ddd ip6` prints, as tc's bytecode-file takes it.
+	raw, err := cbpf.ParseBytecodeFile(strings.NewReader("4\n40 0 0 12\n21 0 1 34525\n6 0 0 262144\n6 0 0 0\n"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(cbpf.Disassemble(raw))
+	// Output:
+	// (000) ldh      [12]
+	// (001) jeq      #0x86dd          jt 2	jf 3
+	// (002) ret      #262144
+	// (003) ret      #0
+}
+
+func ExampleCheck() {
+	// Scratch word M[1] is written on one path only, so the kernel refuses
+	// the program.
+	err := cbpf.Check([]bpf.RawInstruction{
+		{Op: 0x15, Jt: 0, Jf: 1, K: 0}, // jeq #0 jt 1 jf 2
+		{Op: 0x02, K: 1},               // st M[1]
+		{Op: 0x61, K: 1},               // ldx M[1]
+		{Op: 0x16},                     // ret a
+	})
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, syscall.EINVAL))
+	// Output:
+	// cbpf: check: instruction 2 (code=0x61 jt=0 jf=0 k=0x1): scratch memory read before write: invalid argument
+	// true
+}
+
+func ExampleWithRandom() {
+	// Sample one packet in four: SKF_AD_RANDOM from an injected source.
+	next := uint32(0)
+	prog, err := cbpf.Load([]bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtRand},
+		bpf.ALUOpConstant{Op: bpf.ALUOpMod, Val: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipFalse: 1},
+		bpf.RetConstant{Val: 0xffffffff},
+		bpf.RetConstant{Val: 0},
+	}, cbpf.WithRandom(func() uint32 { next++; return next }))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	pkt := packet.New(64)
+	if err := pkt.SetFrame(ipv4TCP(80)); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for range 8 {
+		fmt.Print(prog.Run(pkt) != 0, " ")
+	}
+	fmt.Println()
+	// Output:
+	// false false false true false false false true
 }
