@@ -597,6 +597,9 @@ func (v *verifier) step(i int, s *vstate, out []vstate, check bool) error {
 			if v.p.opts.Context != ContextSkb {
 				return verr(i, syscall.EINVAL, "BPF_LD_[ABS|IND] instructions not allowed for this program type")
 			}
+			if s.regs[6].k == kNone {
+				return verr(i, syscall.EACCES, "R6 !read_ok")
+			}
 			if s.regs[6].k != kCtx {
 				return verr(i, syscall.EINVAL, "at the time of BPF_LD_ABS|IND R6 != pointer to skb")
 			}

@@ -4,15 +4,16 @@ package kerneltest
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
+	"golang.org/x/sys/unix"
 )
 
 // SkbCtxSize is sizeof(struct __sk_buff).
@@ -57,41 +58,60 @@ func RequireBPF(tb testing.TB) {
 }
 
 // LoadSchedCLS loads raw eBPF bytecode (little-endian 8-byte slots) as a
-// GPL SCHED_CLS program. A verifier rejection returns the kernel's error,
-// which wraps the errno (errors.Is(err, syscall.EACCES)).
+// GPL SCHED_CLS program with bpf(BPF_PROG_LOAD) itself, so the kernel sees
+// exactly these bytes (cilium/ebpf's decoder would refuse some malformed
+// programs before the kernel does). A verifier rejection returns the
+// kernel's errno (errors.Is(err, syscall.EACCES)).
 func LoadSchedCLS(code []byte) (*SchedCLS, error) {
-	insns, err := asm.AppendInstructions(nil, bytes.NewReader(code), binary.LittleEndian, "linux")
-	if err != nil {
-		return nil, fmt.Errorf("decode program: %w", err)
-	}
-	prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
-		Type:         ebpf.SchedCLS,
-		Instructions: insns,
-		License:      "GPL",
-	}, ebpf.ProgramOptions{LogDisabled: true})
-	if err != nil {
-		return nil, err
-	}
-	return &SchedCLS{prog: prog}, nil
+	return loadRaw(code, nil)
 }
 
 // LoadSchedCLSLog is LoadSchedCLS with the verifier log in the error, for
 // diagnosing rejections.
 func LoadSchedCLSLog(code []byte) (*SchedCLS, error) {
-	insns, err := asm.AppendInstructions(nil, bytes.NewReader(code), binary.LittleEndian, "linux")
-	if err != nil {
-		return nil, fmt.Errorf("decode program: %w", err)
+	return loadRaw(code, make([]byte, 1<<20))
+}
+
+// progLoadAttr is the head of union bpf_attr for BPF_PROG_LOAD.
+type progLoadAttr struct {
+	progType    uint32
+	insnCnt     uint32
+	insns       uint64
+	license     uint64
+	logLevel    uint32
+	logSize     uint32
+	logBuf      uint64
+	kernVersion uint32
+	progFlags   uint32
+}
+
+func loadRaw(code []byte, log []byte) (*SchedCLS, error) {
+	if len(code) == 0 || len(code)%8 != 0 {
+		return nil, fmt.Errorf("load program: %d bytes: %w", len(code), syscall.EINVAL)
 	}
-	prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
-		Type:         ebpf.SchedCLS,
-		Instructions: insns,
-		License:      "GPL",
-	}, ebpf.ProgramOptions{LogLevel: ebpf.LogLevelBranch, LogSizeStart: 1 << 20})
-	if err != nil {
-		var ve *ebpf.VerifierError
-		if errors.As(err, &ve) {
-			return nil, fmt.Errorf("%w\n%+v", err, ve)
+	license := []byte("GPL\x00")
+	attr := progLoadAttr{
+		progType: uint32(ebpf.SchedCLS),
+		insnCnt:  uint32(len(code) / 8),
+		insns:    uint64(uintptr(unsafe.Pointer(&code[0]))),
+		license:  uint64(uintptr(unsafe.Pointer(&license[0]))),
+	}
+	if len(log) > 0 {
+		attr.logLevel, attr.logSize = 1, uint32(len(log))
+		attr.logBuf = uint64(uintptr(unsafe.Pointer(&log[0])))
+	}
+	fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	runtime.KeepAlive(code)
+	runtime.KeepAlive(license)
+	if errno != 0 {
+		if len(log) > 0 {
+			return nil, fmt.Errorf("load program: %w\n%s", errno, bytes.TrimRight(log, "\x00"))
 		}
+		return nil, fmt.Errorf("load program: %w", errno)
+	}
+	prog, err := ebpf.NewProgramFromFD(int(fd))
+	if err != nil {
+		unix.Close(int(fd))
 		return nil, err
 	}
 	return &SchedCLS{prog: prog}, nil
