@@ -9,8 +9,9 @@ import (
 
 // The executor of the pre-decoded form: one switch on the kind per
 // instruction, registers and scratch memory in locals, no allocation, no
-// lock. Loads at non-negative constant offsets read the buffer directly;
-// every other load goes through resolve, as in the reference interpreter.
+// lock. Packet loads whose offset is non-negative and inside the packet
+// read the buffer directly; the rest (header-relative offsets, faults) go
+// through resolve, as in the reference interpreter.
 
 // Run runs p on pkt and returns the filter's result. random is the
 // SKF_AD_RANDOM source.

@@ -148,7 +148,7 @@ func vlanPresent(pkt *packet.Packet) uint32 {
 	return 0
 }
 
-// ancillaryValue returns the value of the extension kinds that only read
+// metaValue returns the value of the extension kinds that only read
 // packet metadata. The others (netlink, XOR, random, payload offset) are
 // handled by the engines.
 func metaValue(kd kind, pkt *packet.Packet) uint32 {

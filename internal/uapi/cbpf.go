@@ -42,10 +42,3 @@ const (
 	SKF_AD_VLAN_TPID        = 60
 	SKF_AD_MAX              = 64
 )
-
-// Socket options that attach classic filters (asm-generic/socket.h).
-const (
-	SO_ATTACH_FILTER = 26
-	SO_DETACH_FILTER = 27
-	SO_LOCK_FILTER   = 44
-)
