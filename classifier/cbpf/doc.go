@@ -25,7 +25,9 @@
 // ifindex (Ifindex), mark, queue (QueueMapping), hatype (DeviceType),
 // rxhash (Hash, as stored: the kernel does not compute it for a classic
 // load), cpu (Slot, the execution slot standing in for the CPU), vlan_tci,
-// vlan_avail and vlan_tpid (the offloaded VLAN fields), nla and nlan (a
+// vlanp and vlan_tpid (the offloaded VLAN fields; a tag is present when
+// VLANPresent is set or either field is non-zero, as the kernel tests
+// vlan_all), nla and nlan (a
 // netlink attribute search in the packet), alu_xor_x, poff (the payload
 // offset found by the kernel's flow dissector) and rand (WithRandom).
 //
@@ -61,8 +63,10 @@
 // forward, so a run executes each instruction at most once. The
 // SKF_AD_IFINDEX and SKF_AD_HATYPE loads always find a device (a tc packet
 // always has one): they read Ifindex and DeviceType, whatever their value.
-// The flow dissector behind SKF_AD_PAY_OFFSET has no BPF flow-dissector
-// program and no DSA tagging.
+// Header-relative loads fail when the packet records no such header
+// (MACOffset or NetworkOffset -1, which includes a header exactly one byte
+// before data). The flow dissector behind SKF_AD_PAY_OFFSET has no BPF
+// flow-dissector program and no DSA tagging.
 //
 // # Kernel sources
 //
