@@ -40,11 +40,11 @@ const (
 	ProfileRFC
 )
 
-// DefaultBudget is the default run-time instruction budget: well above
-// what the kernel verifier lets a program execute (1,000,000 processed
-// instructions, loops unrolled), small enough to end a run in well under
-// a second.
-const DefaultBudget = 1 << 24
+// DefaultBudget is the default run-time instruction budget, 2^26: room
+// for a may_goto loop of a few instructions run BPF_MAX_LOOPS times and far
+// above what the kernel verifier lets a bounded loop execute, small enough
+// to end any run in well under a second.
+const DefaultBudget = 1 << 26
 
 // Options configure Load. The zero value loads a tc (SCHED_CLS) program
 // under the Linux rules with no helpers and no maps.
