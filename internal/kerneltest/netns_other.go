@@ -2,7 +2,12 @@
 
 package kerneltest
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
+
+var errNotLinux = errors.New("kerneltest: network namespaces need linux")
 
 // NetNS is a private network namespace; on this OS there are none.
 type NetNS struct{ Name string }

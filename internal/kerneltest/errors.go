@@ -1,5 +1,0 @@
-package kerneltest
-
-import "errors"
-
-var errNotLinux = errors.New("kerneltest: network namespaces need linux")
