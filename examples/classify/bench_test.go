@@ -16,7 +16,7 @@ func sampleSetup(tb testing.TB) (*block, [][]byte) {
 	tb.Helper()
 	specs, sources, err := loadSpecs(options{}, nil)
 	require.NoError(tb, err)
-	blk, err := buildBlock(specs, sources)
+	blk, err := buildBlock(specs, sources, false)
 	require.NoError(tb, err)
 	c, err := openCapture(sampleCapture)
 	require.NoError(tb, err)

@@ -17,7 +17,9 @@ import (
 // (a classifier.Chain) for one preference and protocol, as cls_api's
 // tcf_chain holds its tcf_protos.
 type block struct {
-	tps []*proto // ascending preference
+	tps     []*proto // ascending preference
+	actions *action.Table
+	egress  bool // the hook: actions such as skbedit care
 }
 
 // proto is one tcf_proto: a preference, a protocol and its filters.
@@ -30,11 +32,12 @@ type proto struct {
 
 // installed is a filter as added: its spec, its place and its counters.
 type installed struct {
-	spec   filterSpec
-	pref   uint16
-	handle uint32
-	frames uint64
-	bytes  uint64
+	spec    filterSpec
+	pref    uint16
+	handle  uint32
+	actions *action.Chain // nil without actions
+	frames  uint64
+	bytes   uint64
 }
 
 // add installs a filter as `tc filter add` does: a filter without a
@@ -68,20 +71,34 @@ func (b *block) add(fs filterSpec) (*installed, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := tp.chain.Change(classifier.FilterSpec{
+	spec := classifier.FilterSpec{
 		Handle:       fs.handle,
 		Program:      prog,
 		ClassID:      fs.classID,
 		DirectAction: fs.direct,
 		Flags:        fs.genFlags,
-	}, classifier.Create|classifier.Excl)
+	}
+	var chain *action.Chain
+	if len(fs.actions) > 0 {
+		if b.actions == nil {
+			b.actions = newActionTable()
+		}
+		if chain, err = b.actions.NewChain(fs.actions, action.FilterContext{Ingress: !b.egress}); err != nil {
+			return nil, err
+		}
+		spec.Actions = actionChain{chain}
+	}
+	f, err := tp.chain.Change(spec, classifier.Create|classifier.Excl)
 	if err != nil {
+		if chain != nil {
+			chain.Release()
+		}
 		return nil, err
 	}
 	if !found {
 		b.tps = slices.Insert(b.tps, i, tp)
 	}
-	in := &installed{spec: fs, pref: pref, handle: f.Handle()}
+	in := &installed{spec: fs, pref: pref, handle: f.Handle(), actions: chain}
 	tp.filters = append(tp.filters, in)
 	return in, nil
 }
@@ -132,8 +149,8 @@ func (b *block) filters() []*installed {
 }
 
 // buildBlock installs the specs in order; an error names the spec.
-func buildBlock(specs []filterSpec, sources []string) (*block, error) {
-	b := &block{}
+func buildBlock(specs []filterSpec, sources []string, egress bool) (*block, error) {
+	b := &block{egress: egress}
 	for i, fs := range specs {
 		if _, err := b.add(fs); err != nil {
 			var se *SpecError

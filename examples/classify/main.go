@@ -26,7 +26,7 @@
 // preference, and within a preference newest first, exactly as tc runs
 // them; the first filter that decides wins. In classid mode (no "da") a program's return value 0 is no
 // match, -1 selects the filter's classid and any other value is the classid
-// itself.
+// itself, and the filter's gact actions, if any, give the verdict.
 package main
 
 import (
@@ -206,7 +206,7 @@ func runCapture(opts options, readFile func(string) ([]byte, error)) (*report, e
 	if err != nil {
 		return nil, err
 	}
-	blk, err := buildBlock(specs, sources)
+	blk, err := buildBlock(specs, sources, egress)
 	if err != nil {
 		return nil, err
 	}
@@ -268,14 +268,19 @@ func runCapture(opts options, readFile func(string) ([]byte, error)) (*report, e
 		}
 		res, f := blk.classify(pkt)
 		st.verdicts[res.Verdict]++
-		if res.Decided() && f != nil {
+		switch {
+		case !res.Decided() || f == nil:
+			st.noClassFrames++
+			st.noClassByte += len(frame)
+		case res.Verdict == action.Shot || res.Verdict == action.Stolen || res.Verdict == action.Queued || res.Verdict == action.Trap:
+			// Gone: the packet reaches no class (htb_classify).
+			f.frames++
+			f.bytes += uint64(len(frame))
+		default:
 			f.frames++
 			f.bytes += uint64(len(frame))
 			st.classFrames[res.ClassID]++
 			st.classBytes[res.ClassID] += len(frame)
-		} else {
-			st.noClassFrames++
-			st.noClassByte += len(frame)
 		}
 		if opts.verbose {
 			result := "no match"
@@ -331,6 +336,10 @@ func (r *report) write(out io.Writer) {
 	fmt.Fprintf(out, "%-18s %7d %9d\n", "unclassified", st.noClassFrames, st.noClassByte)
 }
 
+// The class table counts the frames that reach a class: those a filter
+// classified with a verdict that lets them on; dropped, stolen, queued and
+// trapped frames are in the verdict table only.
+
 // printFilter prints a filter as `tc -s filter show dev DEV ingress` does,
 // then its description and match counters.
 func printFilter(out io.Writer, parent string, f *installed) {
@@ -353,6 +362,9 @@ func printFilter(out io.Writer, parent string, f *installed) {
 	fmt.Fprintln(out, b.String())
 	if f.spec.desc != "" {
 		fmt.Fprintf(out, "  # %s\n", f.spec.desc)
+	}
+	if f.actions != nil {
+		fmt.Fprint(out, strings.TrimPrefix(f.actions.String(), "\n"))
 	}
 	fmt.Fprintf(out, "  matched %d frames, %d bytes\n", f.frames, f.bytes)
 }

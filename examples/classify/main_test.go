@@ -254,7 +254,17 @@ func TestSpecErrors(t *testing.T) {
 		{"bad_handle", `handle 1:2 bc "1,6 0 0 0"`, `filter 1: token 2 "1:2": illegal filter handle`, syscall.EINVAL},
 		{"other_chain", `chain 1 bc "1,6 0 0 0"`, `filter 1: token 2 "1": only chain 0 is modelled`, syscall.EINVAL},
 		{"ebpf_object", `obj prog.o sec classifier`, `filter 1: token 1 "obj": eBPF objects are not supported by this example yet`, syscall.EOPNOTSUPP},
-		{"action", `bc "1,6 0 0 0" action drop`, `filter 1: token 3 "action": actions are not supported by this example yet`, syscall.EOPNOTSUPP},
+		{"action_missing", `bc "1,6 0 0 0" action`, `filter 1: token 3 "action": missing action`, syscall.EINVAL},
+		{"action_mirred", `bc "1,6 0 0 0" action mirred egress redirect dev eth1`, `filter 1: token 4 "mirred": action kind not supported by this example yet (only gact)`, syscall.EOPNOTSUPP},
+		{"action_unknown", `bc "1,6 0 0 0" action bogus`, `filter 1: token 4 "bogus": bad action control: parse verdict "bogus": bad action type "bogus"`, syscall.EINVAL},
+		{"action_gact_no_control", `bc "1,6 0 0 0" action gact`, `filter 1: token 5 "": bad action control: parse verdict "": missing control action`, syscall.EINVAL},
+		{"action_goto_chain", `bc "1,6 0 0 0" action goto chain 1`, `filter 1: token 4 "goto": bad action control: parse verdict "goto chain 1": goto chain: only chain 0 is modelled`, syscall.EINVAL},
+		{"action_random_type", `bc "1,6 0 0 0" action pass random foo drop 5`, `filter 1: token 6 "foo": random type must be netrand or determ`, syscall.EINVAL},
+		{"action_random_short", `bc "1,6 0 0 0" action pass random netrand drop`, `filter 1: token 5 "random": random needs a type, a control action and a value`, syscall.EINVAL},
+		{"action_random_value", `bc "1,6 0 0 0" action pass random netrand drop 70000`, `filter 1: token 8 "70000": illegal random value`, syscall.EINVAL},
+		{"action_index", `bc "1,6 0 0 0" action drop index x`, `filter 1: token 6 "x": illegal index`, syscall.EINVAL},
+		{"action_index_missing", `bc "1,6 0 0 0" action drop index`, `filter 1: token 5 "index": missing index`, syscall.EINVAL},
+		{"police", `bc "1,6 0 0 0" police rate 1mbit burst 10k`, `filter 1: token 3 "police": police is not supported by this example yet`, syscall.EOPNOTSUPP},
 		{"count_below_program", `bc "1,6 0 0 0,6 0 0 0" pref 1`, `token 2 "1,6 0 0 0,6 0 0 0": bad bc: cbpf: bytecode: Real program length exceeds encoded length parameter!`, syscall.EINVAL},
 		{"checker_rejects_no_ret", `pref 1 bc "1,40 0 0 12"`, "filter 1: refused: cbpf: check: ", syscall.EINVAL},
 		{"skip_sw_without_offload", `pref 1 bc "1,6 0 0 0" skip_sw`, "filter 1: refused: ", syscall.EOPNOTSUPP},
@@ -474,4 +484,30 @@ func TestTcpdumpReturnIsClassid(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, out, "\n4:                     105 ")
 	assert.NotContains(t, out, "\n1:1 ")
+}
+
+// TestActions: gact actions on filters, printed and counted as
+// `tc -s filter show` shows them; dropped frames reach no class.
+func TestActions(t *testing.T) {
+	out, err := runClassify(t, options{filters: stringList{
+		// ARP: dropped by a gact action in classid mode.
+		`pref 1 bytecode "4,40 0 0 12,21 0 1 2054,6 0 0 4294967295,6 0 0 0" classid 1:1 action drop`,
+		// Everything else: pipe, then pass with every 10th frame dropped.
+		`pref 2 bytecode "1,6 0 0 4294967295" classid 1:2 action gact pipe action pass random determ drop 10 index 7`,
+	}}, nil)
+	require.NoError(t, err)
+	for _, want := range []string{
+		"\taction order 1: gact action drop\n\t random type none pass val 0\n",
+		// 3 ARP frames, 134 bytes as qdisc_pkt_len counts at ingress
+		// (no MAC header, no offloaded tag).
+		"\tSent 134 bytes 3 pkt (dropped 3, overlimits 0 requeues 0) \n",
+		"\taction order 1: gact action pipe\n",
+		"\taction order 2: gact action pass\n\t random type determ drop val 10\n",
+		"\tSent 18722 bytes 126 pkt (dropped 12, overlimits 0 requeues 0) \n",
+		"\nverdict             frames\npass                   114\ndrop                    15\n",
+		"\n1:2                    114     18868\nunclassified             0         0\n",
+	} {
+		assert.Contains(t, out, want)
+	}
+	assert.NotContains(t, out, "\n1:1 ", "dropped frames reach no class")
 }

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/net/bpf"
 
+	"github.com/clsbpf/clsbpf/action"
 	"github.com/clsbpf/clsbpf/classifier"
 	"github.com/clsbpf/clsbpf/classifier/cbpf"
 	"github.com/clsbpf/clsbpf/handle"
@@ -34,6 +35,7 @@ type filterSpec struct {
 	raw      []bpf.RawInstruction
 	direct   bool
 	genFlags uint32
+	actions  []action.Spec // tc actions run on a match (classid mode)
 }
 
 // SpecError is a refused filter spec. It names the spec (its position in
@@ -146,8 +148,11 @@ func protocolName(p uint16) string {
 // parseSpec parses one filter spec. readFile reads a bytecode-file.
 func parseSpec(source, text string, readFile func(string) ([]byte, error)) (filterSpec, error) {
 	fs := filterSpec{text: text, protocol: ethPAll}
+	mkErr := func(i int, tok, msg string, err error) error {
+		return &SpecError{Source: source, Token: tok, Index: i + 1, Msg: msg, Err: err}
+	}
 	fail := func(i int, tok, msg string, err error) (filterSpec, error) {
-		return filterSpec{}, &SpecError{Source: source, Token: tok, Index: i + 1, Msg: msg, Err: err}
+		return filterSpec{}, mkErr(i, tok, msg, err)
 	}
 	words, err := tokenize(text)
 	if err != nil {
@@ -270,10 +275,17 @@ generic:
 			fs.genFlags |= classifier.SkipSW
 		case "object-file", "obj", "object-pinned", "pinned", "fd", "section", "sec", "export", "verbose":
 			return fail(i, w, "eBPF objects are not supported by this example yet; use bytecode or bytecode-file", syscall.EOPNOTSUPP)
-		case "action", "police":
-			return fail(i, w, "actions are not supported by this example yet", syscall.EOPNOTSUPP)
+		case "action":
+			specs, next, err := parseActions(mkErr, words, i)
+			if err != nil {
+				return filterSpec{}, err
+			}
+			fs.actions = append(fs.actions, specs...)
+			i = next - 1
+		case "police":
+			return fail(i, w, "police is not supported by this example yet", syscall.EOPNOTSUPP)
 		default:
-			return fail(i, w, "unknown option (want bytecode, bytecode-file, classid, da, skip_hw, skip_sw)", nil)
+			return fail(i, w, "unknown option (want bytecode, bytecode-file, classid, da, skip_hw, skip_sw, action)", nil)
 		}
 	}
 	if !seenProgram {
