@@ -1,32 +1,3 @@
-// Command classify runs tc filters over the frames of a capture and prints
-// what each filter matched and which class each frame landed in.
-//
-// With no flags it classifies an embedded sample capture (sample.pcap,
-// written by gen.go) with a default set of classic BPF filters, each the
-// output of `tcpdump -ddd` for a familiar expression:
-//
-//	go run ./examples/classify
-//
-// Filters are written as for `tc filter add dev DEV ingress` (everything
-// after the parent; the kind "bpf" may be left out):
-//
-//	go run ./examples/classify -pcap trace.pcapng \
-//	    -filter 'pref 1 bpf bytecode "4,40 0 0 12,21 0 1 2048,6 0 0 4294967295,6 0 0 0" classid 1:1' \
-//	    -filter 'pref 2 bpf bytecode-file arp.bpf classid 1:2'
-//
-// or one per line in a file given with -filters (lines starting with # are
-// comments; the comment right above a filter describes it in the output).
-//
-// Each frame is handed to the filters as the kernel hands a received frame
-// to clsact ingress on an Ethernet device (ifindex 2, address
-// 02:00:00:00:00:01): an 802.1Q tag is moved out of the frame into the
-// packet's metadata first. Frames of raw-IP captures arrive as on an L3
-// device such as TUN (ifindex 3). With -hook egress frames pass tc egress
-// as the host sends them instead: tags stay in the frame. Filters run by
-// preference, and within a preference newest first, exactly as tc runs
-// them; the first filter that decides wins. In classid mode (no "da") a program's return value 0 is no
-// match, -1 selects the filter's classid and any other value is the classid
-// itself, and the filter's gact actions, if any, give the verdict.
 package main
 
 import (
