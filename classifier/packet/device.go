@@ -1,6 +1,7 @@
 package packet
 
 import (
+	"encoding/binary"
 	"fmt"
 	"syscall"
 )
@@ -80,6 +81,13 @@ func (d Device) PktType(dst [6]byte) Type {
 // 20. The buffer is reused when large enough, so steady use allocates
 // nothing.
 func (p *Packet) Receive(frame []byte, dev Device) error {
+	if len(frame) >= 14 && len(frame) < 20 {
+		if t := binary.BigEndian.Uint16(frame[12:14]); t == TPID8021Q || t == TPID8021AD {
+			// Refused before anything changes, as UntagVLAN would refuse
+			// it after loading.
+			return fmt.Errorf("receive: untag vlan: %d bytes, a tagged frame needs 20: %w", len(frame), ErrTruncated)
+		}
+	}
 	if err := p.SetFrame(frame); err != nil {
 		return fmt.Errorf("receive: %w", err)
 	}

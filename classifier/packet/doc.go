@@ -31,11 +31,11 @@
 // as the kernel's pskb_expand_head does; no operation may make the frame
 // longer than MaxLen, and one that would fails with an error instead.
 //
-// # Three ways in
+// # Ways in
 //
-// SetFrame and SetL3 build the packet BPF_PROG_TEST_RUN-style: the frame as
+// SetFrame builds the packet as BPF_PROG_TEST_RUN builds it: the frame as
 // given, Protocol from its header, no device, an in-frame VLAN tag left in
-// place. Receive and Transmit build it as the kernel's datapath hands it to
+// place; SetL3 holds a bare IP packet the same way. Receive and Transmit build it as the kernel's datapath hands it to
 // tc ingress and egress on a Device: pkt_type from the destination address
 // as eth_type_trans computes it (Device.PktType), ifindex and skb_iif, the
 // VLAN tag moved into the offload fields on receive (UntagVLAN), and the
@@ -45,8 +45,9 @@
 //
 // # Reuse and concurrency
 //
-// SetFrame and SetL3 reset a Packet for the next frame and reuse its buffer,
-// so a Packet kept per worker costs no allocation per frame. A Packet is not
+// Every constructor resets a Packet for the next frame (all metadata but
+// Slot) and reuses its buffer, so a Packet kept per worker costs no
+// allocation per frame. A Packet is not
 // safe for concurrent use: one goroutine runs one packet at a time, as one
 // CPU runs one skb.
 //

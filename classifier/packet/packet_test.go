@@ -804,10 +804,14 @@ func TestReceiveErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var p Packet
+			p := New(64)
+			require.NoError(t, p.SetFrame(frame(macB, []uint16{0x0800}, 1, 2, 3)))
+			p.Mark = 5
+			before := *p
 			err := p.Receive(tt.frame, EthernetDevice(2, macB))
 			require.Error(t, err)
 			assert.ErrorIs(t, err, tt.is)
+			assert.Equal(t, before, *p, "a refused frame changes nothing")
 		})
 	}
 }
