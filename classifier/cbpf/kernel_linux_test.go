@@ -153,6 +153,7 @@ func failProgram(t *testing.T, seed uint64, i int, prog []bpf.RawInstruction, er
 const (
 	unixPrograms  = 10000
 	vethPrograms  = 10000
+	dgramPrograms = 3000
 	checkPrograms = 20000
 )
 
@@ -215,6 +216,33 @@ func TestKernelGeneratedVeth(t *testing.T) {
 		}
 	}
 	t.Logf("seed %d: %d programs, %d checker decisions and %d runs (%d kept) agree with the kernel", seed, vethPrograms, d.checks, d.runs, d.kept)
+}
+
+func TestKernelGeneratedVethDgram(t *testing.T) {
+	v := kerneltest.NewVethDgram(t)
+	cpu := pinCPU(t)
+	seed := testSeed(t)
+	r := rand.New(rand.NewPCG(seed, 0x64677261))
+	pkt := packet.New(1024)
+	var mark uint32
+	d := &differ{o: v, mk: func(f []byte) *packet.Packet {
+		vethPacket(t, pkt, f, v)
+		require.NoError(t, pkt.Pull(pkt.NetworkOffset())) // data at the network header
+		pkt.Mark, pkt.Slot = mark, cpu
+		return pkt
+	}}
+	mode := genMode{device: true, cpu: true}
+	for i := range dgramPrograms {
+		mark = r.Uint32()
+		require.NoError(t, v.SetMark(mark))
+		plen := 256 + 14 + r.IntN(200)
+		prog := genProgram(r, mode, plen)
+		frames := [][]byte{genFrame(r, plen, v.MAC), genFrame(r, 256+14+r.IntN(200), v.MAC)}
+		if err := d.compare(prog, frames); err != nil {
+			failProgram(t, seed, i, prog, err)
+		}
+	}
+	t.Logf("seed %d: %d programs, %d checker decisions and %d runs (%d kept) agree with the kernel", seed, dgramPrograms, d.checks, d.runs, d.kept)
 }
 
 // vethPacket fills pkt with frame as the kernel's receive path hands it to
@@ -283,13 +311,22 @@ func TestKernelRun(t *testing.T) {
 	cpu := pinCPU(t)
 	require.NoError(t, v.SetMark(testMark))
 	pkt := packet.New(2048)
+	vd := kerneltest.NewVethDgram(t)
+	require.NoError(t, vd.SetMark(testMark))
 	unixDiff := &differ{o: u, mk: func(pl []byte) *packet.Packet {
 		require.NoError(t, pkt.SetL3(pl))
+		require.NoError(t, unixLayout(pkt))
 		pkt.Protocol, pkt.DeviceType, pkt.Slot = 0, 0, cpu
 		return pkt
 	}}
 	vethDiff := &differ{o: v, mk: func(f []byte) *packet.Packet {
 		vethPacket(t, pkt, f, v)
+		pkt.Mark, pkt.Slot = testMark, cpu
+		return pkt
+	}}
+	dgramDiff := &differ{o: vd, mk: func(f []byte) *packet.Packet {
+		vethPacket(t, pkt, f, vd)
+		require.NoError(t, pkt.Pull(pkt.NetworkOffset()))
 		pkt.Mark, pkt.Slot = testMark, cpu
 		return pkt
 	}}
@@ -301,6 +338,8 @@ func TestKernelRun(t *testing.T) {
 			err = unixDiff.compare(c.prog, [][]byte{c.dgram})
 		case oracleVeth:
 			err = vethDiff.compare(c.prog, [][]byte{c.frame})
+		case oracleVethDgram:
+			err = dgramDiff.compare(c.prog, [][]byte{c.frame})
 		default:
 			continue
 		}
@@ -309,7 +348,7 @@ func TestKernelRun(t *testing.T) {
 			t.Errorf("%s: %v\n%s", c.name, err, Disassemble(c.prog))
 		}
 	}
-	t.Logf("%d table cases agree with the kernel (%d runs)", n, unixDiff.runs+vethDiff.runs)
+	t.Logf("%d table cases agree with the kernel (%d runs)", n, unixDiff.runs+vethDiff.runs+dgramDiff.runs)
 }
 
 // TestKernelCheck attaches every checker table case in the kernel. The

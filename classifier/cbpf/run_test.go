@@ -20,9 +20,10 @@ import (
 type oracleKind uint8
 
 const (
-	oracleNone oracleKind = iota // metadata no oracle reproduces: engines only
-	oracleUnix                   // a datagram on an AF_UNIX socket (no device, no MAC header)
-	oracleVeth                   // a frame received on a veth by an AF_PACKET socket
+	oracleNone      oracleKind = iota // metadata no oracle reproduces: engines only
+	oracleUnix                        // a datagram on an AF_UNIX socket (no device, no MAC header)
+	oracleVeth                        // a frame received on a veth by an AF_PACKET socket
+	oracleVethDgram                   // the same on an AF_PACKET SOCK_DGRAM socket: data at the network header
 )
 
 // runCase is one program run on one packet.
@@ -76,6 +77,32 @@ func tablePacket(t testing.TB, c runCase) *packet.Packet {
 }
 
 var syn300 = tcpSYN(300, 80)
+
+// bigDgram is a datagram large enough that AF_UNIX puts its tail in a page
+// fragment, byte i holding i.
+var bigDgram = func() []byte {
+	b := make([]byte, 20000)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}()
+
+// unixLayout gives a datagram packet the linear length the kernel's
+// unix_dgram_sendmsg gives the skb: beyond SKB_MAX_ALLOC (16064 bytes on
+// x86-64 with 4 KiB pages) the tail, rounded up to pages, goes to
+// fragments. Only linear or not matters to a classic program (netlink
+// extensions need a linear packet).
+func unixLayout(p *packet.Packet) error {
+	const maxAlloc, page = 16064, 4096
+	n := p.Len()
+	if n <= maxAlloc {
+		return nil
+	}
+	paged := min(n-maxAlloc, 17*page)
+	paged = (paged + page - 1) &^ (page - 1)
+	return p.SetLinearLen(n - paged)
+}
 
 var runCases = []runCase{
 	// Packet loads, ABS.
@@ -158,11 +185,11 @@ var runCases = []runCase{
 		stmt(ld|w|abs, llOff+297), // ld [SKF_LL_OFF+297]
 		stmt(ret|k, 1),            // ret #1
 	}},
-	{name: "ll_off_in_headroom", frame: syn300, want: 0x0800, setup: func(p *packet.Packet) error { return p.Pull(14) }, prog: []bpf.RawInstruction{
+	{name: "ll_off_in_headroom", oracle: oracleVethDgram, frame: syn300, want: 0x0800, setup: func(p *packet.Packet) error { return p.Pull(14) }, prog: []bpf.RawInstruction{
 		stmt(ld|h|abs, llOff+12), // ldh [SKF_LL_OFF+12]: the MAC header lies before data
 		stmt(ret|a, 0),           // ret a
 	}},
-	{name: "net_off_after_pull", frame: syn300, want: 0x45, setup: func(p *packet.Packet) error { return p.Pull(14) }, prog: []bpf.RawInstruction{
+	{name: "net_off_after_pull", oracle: oracleVethDgram, frame: syn300, want: 0x45, setup: func(p *packet.Packet) error { return p.Pull(14) }, prog: []bpf.RawInstruction{
 		stmt(ld|b|abs, netOff), // ldb [SKF_NET_OFF]
 		stmt(ret|a, 0),         // ret a
 	}},
@@ -249,6 +276,37 @@ var runCases = []runCase{
 	{name: "ld_len_nonlinear", frame: syn300, want: 300, setup: func(p *packet.Packet) error { return p.SetLinearLen(20) }, prog: []bpf.RawInstruction{
 		stmt(ld|w|lenm, 0), // ld #pktlen: skb->len counts the paged part
 		stmt(ret|a, 0),     // ret a
+	}},
+	{name: "ll_off_before_data", oracle: oracleVethDgram, frame: syn300, want: 0x02000000, setup: func(p *packet.Packet) error { return p.Pull(14) }, prog: []bpf.RawInstruction{
+		stmt(ld|w|abs, llOff), // ld [SKF_LL_OFF]: the destination MAC, before data
+		stmt(ret|a, 0),        // ret a
+	}},
+	{name: "ll_off_last_word_after_pull", oracle: oracleVethDgram, frame: syn300, want: 0x28292a2b, setup: func(p *packet.Packet) error { return p.Pull(14) }, prog: []bpf.RawInstruction{
+		stmt(ld|w|abs, llOff+296), // ld [SKF_LL_OFF+296]
+		stmt(ret|a, 0),            // ret a
+	}},
+	{name: "ll_off_past_end_after_pull", oracle: oracleVethDgram, frame: syn300, want: 0, setup: func(p *packet.Packet) error { return p.Pull(14) }, prog: []bpf.RawInstruction{
+		stmt(ld|w|abs, llOff+297), // ld [SKF_LL_OFF+297]
+		stmt(ret|k, 1),            // ret #1
+	}},
+	{name: "ld_abs_after_pull", oracle: oracleVethDgram, frame: syn300, want: 0x45, setup: func(p *packet.Packet) error { return p.Pull(14) }, prog: []bpf.RawInstruction{
+		stmt(ld|b|abs, 0), // ldb [0]: data is the IP header
+		stmt(ret|a, 0),    // ret a
+	}},
+	{name: "ld_abs_paged_datagram", oracle: oracleUnix, dgram: bigDgram, want: 0x1c1d1e1f, setup: unixLayout, prog: []bpf.RawInstruction{
+		stmt(ld|w|abs, 19996), // ld [19996]: in the paged part
+		stmt(ret|a, 0),        // ret a
+	}},
+	{name: "ld_len_paged_datagram", oracle: oracleUnix, dgram: bigDgram, want: 20000, setup: unixLayout, prog: []bpf.RawInstruction{
+		stmt(ld|w|lenm, 0), // ld #pktlen
+		stmt(ret|a, 0),     // ret a
+	}},
+	{name: "anc_nlattr_paged_datagram", oracle: oracleUnix, dgram: append(netlinkMsg(64), bigDgram[64:]...), want: 0, setup: unixLayout, prog: []bpf.RawInstruction{
+		stmt(ld|imm, 0),                         // ld #0
+		stmt(ldx|imm, 2),                        // ldx #2
+		stmt(ld|w|abs, anc(uapi.SKF_AD_NLATTR)), // ld [nla]: nothing in a non-linear packet
+		stmt(alu|add|k, 0),                      // add #0
+		stmt(ret|a, 0),                          // ret a
 	}},
 	{name: "ld_abs_paged_part", frame: syn300, want: 0x0a010203, setup: func(p *packet.Packet) error { return p.SetLinearLen(20) }, prog: []bpf.RawInstruction{
 		stmt(ld|w|abs, 26), // ld [26]: beyond the linear part

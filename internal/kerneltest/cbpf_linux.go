@@ -109,6 +109,20 @@ type Veth struct {
 // of the test.
 func NewVeth(tb testing.TB) *Veth {
 	tb.Helper()
+	return newVeth(tb, unix.SOCK_RAW)
+}
+
+// NewVethDgram is NewVeth with an AF_PACKET SOCK_DGRAM receiving socket:
+// the kernel runs the filter with skb data at the network header and the
+// MAC header in the headroom before it, and delivers min(result, len)
+// bytes from the network header on.
+func NewVethDgram(tb testing.TB) *Veth {
+	tb.Helper()
+	return newVeth(tb, unix.SOCK_DGRAM)
+}
+
+func newVeth(tb testing.TB, rxType int) *Veth {
+	tb.Helper()
 	ns := NewNetNS(tb)
 	ns.MustRun(tb, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
 	if _, err := ns.Run("ip", "link", "add", "veth0", "type", "veth", "peer", "name", "veth1"); err != nil {
@@ -127,20 +141,20 @@ func NewVeth(tb testing.TB) *Veth {
 			return err
 		}
 		v.Ifindex, v.MAC, v.TxIfindex, v.TxMAC = rxIf.Index, rxIf.HardwareAddr, txIf.Index, txIf.HardwareAddr
-		if v.tx, err = packetSocket(0, 0); err != nil {
+		if v.tx, err = packetSocket(unix.SOCK_RAW, 0, 0); err != nil {
 			return err
 		}
 		// The monitor must register before the filtered socket: the
 		// newest packet socket is served first, so once the monitor has
 		// a frame the filtered socket has already decided on it.
-		if v.mon, err = packetSocket(v.Ifindex, unix.ETH_P_ALL); err != nil {
+		if v.mon, err = packetSocket(unix.SOCK_RAW, v.Ifindex, unix.ETH_P_ALL); err != nil {
 			return err
 		}
 		tv := unix.Timeval{Sec: 2}
 		if err := unix.SetsockoptTimeval(v.mon, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 			return err
 		}
-		v.rx, err = packetSocket(v.Ifindex, unix.ETH_P_ALL)
+		v.rx, err = packetSocket(rxType, v.Ifindex, unix.ETH_P_ALL)
 		return err
 	})
 	if err != nil {
@@ -159,10 +173,10 @@ func NewVeth(tb testing.TB) *Veth {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-// packetSocket opens an AF_PACKET SOCK_RAW socket, bound to ifindex for
+// packetSocket opens an AF_PACKET socket of the type, bound to ifindex for
 // protocol proto when ifindex is not 0.
-func packetSocket(ifindex int, proto uint16) (int, error) {
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(proto)))
+func packetSocket(typ, ifindex int, proto uint16) (int, error) {
+	fd, err := unix.Socket(unix.AF_PACKET, typ|unix.SOCK_CLOEXEC, int(htons(proto)))
 	if err != nil {
 		return -1, fmt.Errorf("socket(AF_PACKET): %w", err)
 	}
@@ -269,7 +283,7 @@ func NewHTB(tb testing.TB, classes int) *HTB {
 			return err
 		}
 		h.Ifindex, h.MAC = ifc.Index, ifc.HardwareAddr
-		h.tx, err = packetSocket(0, 0)
+		h.tx, err = packetSocket(unix.SOCK_RAW, 0, 0)
 		return err
 	})
 	if err != nil {

@@ -41,6 +41,13 @@ func NewVeth(tb testing.TB) *Veth {
 	return nil
 }
 
+// NewVethDgram skips: the oracle needs Linux.
+func NewVethDgram(tb testing.TB) *Veth {
+	tb.Helper()
+	RequireLinux(tb)
+	return nil
+}
+
 // Attach is unavailable off Linux.
 func (v *Veth) Attach(raw []bpf.RawInstruction) error { return errNotLinux }
 
