@@ -3,6 +3,7 @@ package packet
 import (
 	"bytes"
 	"encoding/binary"
+	"reflect"
 	"testing"
 )
 
@@ -34,7 +35,12 @@ func FuzzSetFrame(f *testing.F) {
 			}
 			checkInvariants(t, p)
 		}
-		if err := p.Receive(b, dev); err == nil {
+		before := *p
+		if err := p.Receive(b, dev); err != nil {
+			if !reflect.DeepEqual(before, *p) {
+				t.Fatalf("Receive(%x) failed with %v but changed the packet", b, err)
+			}
+		} else {
 			if p.VLANPresent == (p.Len() == len(b)) {
 				t.Fatalf("untag state %v with %d of %d bytes", p.VLANPresent, p.Len(), len(b))
 			}
@@ -42,6 +48,12 @@ func FuzzSetFrame(f *testing.F) {
 				t.Fatalf("wire length %d for %d bytes", p.WireLen, p.Len())
 			}
 			checkInvariants(t, p)
+		}
+		before = *p
+		if err := p.ReceiveL3(b, dev); err != nil {
+			if !reflect.DeepEqual(before, *p) {
+				t.Fatalf("ReceiveL3(%x) failed with %v but changed the packet", b, err)
+			}
 		}
 		if err := p.SetL3(b); err == nil {
 			checkInvariants(t, p)
