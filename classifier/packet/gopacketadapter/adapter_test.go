@@ -321,3 +321,23 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkFromGopacket(b *testing.B) {
+	frame := build(b, append([]gopacket.SerializableLayer{
+		&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeDot1Q},
+		&layers.Dot1Q{VLANIdentifier: 42, Type: layers.EthernetTypeIPv4},
+	}, udp4(b)...)...)
+	gp := decoded(frame, layers.LayerTypeEthernet, 2)
+	p := packet.New(len(frame))
+	for _, path := range []Path{AsCaptured, Receive} {
+		b.Run(path.String(), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(frame)))
+			for b.Loop() {
+				if err := FromGopacket(p, gp, Options{Path: path, Device: devB}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
