@@ -105,6 +105,10 @@ type Common struct {
 	cookie    atomic.Pointer[[]byte]
 	flags     Flags
 	hwStats   uint8
+	// usedHWValid is used_hw_stats_valid: set once the kernel has asked
+	// the (absent) hardware for statistics, which a get of a standalone
+	// action does; the used value is then 0.
+	usedHWValid bool
 	clock     Clock
 
 	// refcnt and bindcnt are changed only under the table lock.

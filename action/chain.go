@@ -145,6 +145,8 @@ func (c *Chain) Run(pkt *packet.Packet, res *Result) Verdict {
 type kindOps struct {
 	id   int
 	init func(x *txn, opts []byte, hasOpts bool, f *initArgs) (Action, error)
+	// offload says the kind has offload_act_setup (all but bpf).
+	offload bool
 }
 
 // kinds is the registry of supported kinds (act_base).

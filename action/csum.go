@@ -67,7 +67,7 @@ type csumAction struct {
 
 var csumPolicy = []pol{uapi.TCA_CSUM_PARMS: polLen(uapi.SizeofTcCsum)}
 
-func init() { kinds[kindCsum] = &kindOps{id: uapi.TCA_ID_CSUM, init: csumInit} }
+func init() { kinds[kindCsum] = &kindOps{id: uapi.TCA_ID_CSUM, offload: true, init: csumInit} }
 
 // csumInit is tcf_csum_init.
 func csumInit(x *txn, opts []byte, has bool, f *initArgs) (Action, error) {

@@ -58,6 +58,10 @@ func dumpAction(e *encoder, a Action, bind, ref int32) {
 		b := binary.LittleEndian.AppendUint32(nil, uint32(c.hwStats))
 		e.bytes(uapi.TCA_ACT_HW_STATS, binary.LittleEndian.AppendUint32(b, uapi.TCA_ACT_HW_STATS_ANY))
 	}
+	if c.usedHWValid {
+		b := binary.LittleEndian.AppendUint32(nil, 0)
+		e.bytes(uapi.TCA_ACT_USED_HW_STATS, binary.LittleEndian.AppendUint32(b, uapi.TCA_ACT_HW_STATS_ANY))
+	}
 	if fl := uint32(c.flags) & uapi.TCA_ACT_FLAGS_USER_MASK; fl != 0 {
 		b := binary.LittleEndian.AppendUint32(nil, fl)
 		e.bytes(uapi.TCA_ACT_FLAGS, binary.LittleEndian.AppendUint32(b, fl))
@@ -102,6 +106,12 @@ func (t *Table) DumpAction(kind string, index uint32) ([]byte, error) {
 	a, ok := t.idr(kind).m[index]
 	if !ok {
 		return nil, &Error{Kind: kind, Errno: syscall.ENOENT, Msg: "TC action with specified index not found"}
+	}
+	// tcf_action_update_hw_stats: kinds that can be offloaded ask the
+	// hardware, find none, and from then on report the used statistics
+	// type as valid.
+	if kinds[kind].offload {
+		a.Gen().usedHWValid = true
 	}
 	var e encoder
 	e.nest(1, func(e *encoder) { dumpAction(e, a, 0, 0) })

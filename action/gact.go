@@ -83,7 +83,7 @@ var gactPolicy = []pol{
 	uapi.TCA_GACT_PROB:  polLen(uapi.SizeofTcGactProb),
 }
 
-func init() { kinds[kindGact] = &kindOps{id: uapi.TCA_ID_GACT, init: gactInit} }
+func init() { kinds[kindGact] = &kindOps{id: uapi.TCA_ID_GACT, offload: true, init: gactInit} }
 
 // gactInit is tcf_gact_init.
 func gactInit(x *txn, opts []byte, has bool, f *initArgs) (Action, error) {

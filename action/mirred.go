@@ -149,7 +149,7 @@ var mirredPolicy = []pol{
 	uapi.TCA_MIRRED_BLOCKID: {Policy: nlattr.Policy{Type: nlattr.U32}, hasMin: true, min: 1},
 }
 
-func init() { kinds[kindMirred] = &kindOps{id: uapi.TCA_ID_MIRRED, init: mirredInit} }
+func init() { kinds[kindMirred] = &kindOps{id: uapi.TCA_ID_MIRRED, offload: true, init: mirredInit} }
 
 func mirredErr(no syscall.Errno, msg string) *Error { return errno(no, "act_mirred: "+msg) }
 

@@ -239,7 +239,7 @@ var policePolicy = []pol{
 	uapi.TCA_POLICE_PKTBURST64: {Policy: nlattr.Policy{Type: nlattr.U64}, hasMin: true, min: 1},
 }
 
-func init() { kinds[kindPolice] = &kindOps{id: uapi.TCA_ID_POLICE, init: policeInit} }
+func init() { kinds[kindPolice] = &kindOps{id: uapi.TCA_ID_POLICE, offload: true, init: policeInit} }
 
 // rtabOK is qdisc_get_rtab's acceptance test of a rate and its table.
 func rtabOK(r RateSpec, tab []byte, has bool) bool {

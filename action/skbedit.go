@@ -99,7 +99,7 @@ var skbeditPolicy = []pol{
 	uapi.TCA_SKBEDIT_QUEUE_MAPPING_MAX: polLen(2),
 }
 
-func init() { kinds[kindSkbedit] = &kindOps{id: uapi.TCA_ID_SKBEDIT, init: skbeditInit} }
+func init() { kinds[kindSkbedit] = &kindOps{id: uapi.TCA_ID_SKBEDIT, offload: true, init: skbeditInit} }
 
 // skbeditInit is tcf_skbedit_init.
 func skbeditInit(x *txn, opts []byte, has bool, f *initArgs) (Action, error) {

@@ -108,7 +108,7 @@ var vlanPolicy = []pol{
 	uapi.TCA_VLAN_PUSH_ETH_SRC: {exact: uapi.ETH_ALEN},
 }
 
-func init() { kinds[kindVlan] = &kindOps{id: uapi.TCA_ID_VLAN, init: vlanInit} }
+func init() { kinds[kindVlan] = &kindOps{id: uapi.TCA_ID_VLAN, offload: true, init: vlanInit} }
 
 // vlanInit is tcf_vlan_init.
 func vlanInit(x *txn, opts []byte, has bool, f *initArgs) (Action, error) {
