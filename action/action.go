@@ -109,7 +109,7 @@ type Common struct {
 	// the (absent) hardware for statistics, which a get of a standalone
 	// action does; the used value is then 0.
 	usedHWValid bool
-	clock     Clock
+	clock       Clock
 
 	// refcnt and bindcnt are changed only under the table lock.
 	refcnt  int32
