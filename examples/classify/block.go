@@ -43,8 +43,10 @@ type installed struct {
 // add installs a filter as `tc filter add` does: a filter without a
 // preference gets one below the lowest in use (tc's tcf_auto_prio, starting
 // at 49152), so the filter added last is tried first; a preference already
-// in use must come with the same protocol; within one preference the chain
-// puts the newest filter first.
+// in use must come with the same protocol (or protocol 0, which joins it,
+// while protocol 0 cannot start a new preference: tcf_chain_tp_find and
+// tc_new_tfilter); within one preference the chain puts the newest filter
+// first.
 func (b *block) add(fs filterSpec) (*installed, error) {
 	pref := fs.pref
 	if pref == 0 {
@@ -58,13 +60,19 @@ func (b *block) add(fs filterSpec) (*installed, error) {
 	}
 	i, found := slices.BinarySearchFunc(b.tps, pref, func(t *proto, p uint16) int { return int(t.pref) - int(p) })
 	var tp *proto
-	if found {
+	switch {
+	case found && fs.protocol == 0:
+		// Protocol 0 joins whatever the preference holds.
+		tp = b.tps[i]
+	case found:
 		tp = b.tps[i]
 		if tp.protocol != fs.protocol {
 			return nil, fmt.Errorf("pref %d already holds protocol %s, not %s: %w",
 				pref, protocolName(tp.protocol), protocolName(fs.protocol), syscall.EINVAL)
 		}
-	} else {
+	case fs.protocol == 0:
+		return nil, fmt.Errorf("filter kind and protocol must be specified: protocol 0 starts no new preference: %w", syscall.EINVAL)
+	default:
 		tp = &proto{pref: pref, protocol: fs.protocol, chain: classifier.New(classifier.Config{})}
 	}
 	prog, err := cbpf.LoadRaw(fs.raw)

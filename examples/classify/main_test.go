@@ -295,6 +295,12 @@ func TestBlockErrors(t *testing.T) {
 			errno: syscall.EINVAL,
 		},
 		{
+			name:  "protocol_zero_new_pref",
+			specs: []string{`pref 3 protocol 0 bc "1,6 0 0 0"`},
+			msg:   "filter 1: refused: filter kind and protocol must be specified",
+			errno: syscall.EINVAL,
+		},
+		{
 			name:  "duplicate_handle",
 			specs: []string{`pref 3 handle 7 bc "1,6 0 0 0"`, `pref 3 handle 7 bc "1,6 0 0 0"`},
 			msg:   "filter 2: refused: ",
