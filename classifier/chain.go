@@ -9,6 +9,7 @@ import (
 
 	"github.com/clsbpf/clsbpf/classifier/cbpf"
 	"github.com/clsbpf/clsbpf/handle"
+	"github.com/clsbpf/clsbpf/offload"
 )
 
 // Config holds the hooks a Chain uses; every field is optional.
@@ -19,9 +20,11 @@ type Config struct {
 	// Actions parses TCA_BPF_ACT and TCA_BPF_POLICE. Without it those
 	// attributes are EOPNOTSUPP.
 	Actions ActionParser
-	// Offload is the hardware hook. Without it the chain behaves as one
-	// bound to a device that cannot offload.
-	Offload Offloader
+	// Offload is the set of devices the chain's block is bound to and
+	// their drivers. Without it the chain behaves as one bound to a
+	// device that cannot offload (a veth): filters run in software only,
+	// dump NOT_IN_HW, and SKIP_SW is refused with EOPNOTSUPP.
+	Offload *offload.Block
 	// Classes binds classids to the owning qdisc's classes. Without it
 	// filters stay unbound (Result.Class is 0).
 	Classes ClassBinder
@@ -45,6 +48,9 @@ type Chain struct {
 	mu      sync.Mutex // serializes writers
 	handles *handle.Allocator
 	cfg     Config
+	// id names the chain's classifier to offload drivers (block, chain,
+	// priority, protocol); zero for a chain outside a Block.
+	id offload.FilterID
 }
 
 // snapshot is one published state of the chain; it is never changed after
@@ -176,13 +182,11 @@ func (c *Chain) Destroy(force bool) bool {
 	return true
 }
 
-// retire tells hardware to drop a filter that left the chain, unbinds its
-// class and releases its actions; errors are only logged by the kernel and
-// ignored here.
+// retire tells hardware to drop a filter that left the chain (whatever its
+// flags, as cls_bpf_stop_offload does), unbinds its class and releases its
+// actions; hardware errors are only logged by the kernel and ignored here.
 func (c *Chain) retire(f *Filter) {
-	if c.cfg.Offload != nil && f.genFlags&SkipHW == 0 {
-		_, _ = c.cfg.Offload.Offload(OffloadCommand{Op: OffloadDestroy, Old: f})
-	}
+	c.stopOffload(f)
 	c.unbind(f)
 	release(f.actions)
 }

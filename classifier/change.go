@@ -310,8 +310,17 @@ func (c *Chain) change(h uint32, flags ChangeFlags, p *proposal, noOptions bool)
 		}
 	}
 
-	if err := c.offload(f, old); err != nil {
+	if oldHW, err := c.offload(f, old); err != nil {
 		c.unbind(f)
+		if old != nil && (oldHW.count != old.inHW || oldHW.flags != old.genFlags) {
+			// The rollback left the old filter in hardware differently
+			// (a driver refused to take it back): publish that state.
+			o := *old
+			o.inHW, o.genFlags = oldHW.count, oldHW.flags
+			next := &snapshot{filters: slices.Clone(s.filters)}
+			next.filters[idx] = &o
+			c.snap.Store(next)
+		}
 		return fail(err)
 	}
 	if f.genFlags&InHW == 0 {
@@ -385,53 +394,6 @@ func (c *Chain) buildProgram(f *Filter, p *proposal) *Error {
 		}
 		f.prog, f.ebpf = ep, ep
 		f.name, f.hasName = p.name, p.hasName
-	}
-	return nil
-}
-
-// offload is cls_bpf_offload with cls_bpf_offload_cmd and the
-// tc_setup_cb_add/replace decisions. f is new and may be updated with its
-// hardware state; old is never changed (it is dropped on success and kept
-// whole on failure, which is the kernel's rollback).
-func (c *Chain) offload(f, old *Filter) *Error {
-	if old != nil && f.genFlags&supportedGenFlags != old.genFlags&supportedGenFlags {
-		return errorf("change", "TCA_BPF_FLAGS_GEN", syscall.EINVAL, "skip flags %#x of filter %s may not change to %#x", old.genFlags&supportedGenFlags, hexs(old.handle), f.genFlags&supportedGenFlags)
-	}
-	newHW := f.genFlags&SkipHW == 0
-	oldHW := old != nil && old.genFlags&SkipHW == 0
-	if !newHW {
-		// With no new filter for hardware the kernel may still destroy the
-		// old one; a replaced filter keeps its skip flags, so this cannot
-		// happen: both are SkipHW here.
-		return nil
-	}
-	skipSW := f.genFlags&SkipSW != 0
-	if c.cfg.Offload == nil {
-		if skipSW {
-			return errorf("change", "TCA_BPF_FLAGS_GEN", syscall.EOPNOTSUPP, "skip_sw: no device of the chain can offload")
-		}
-		return nil
-	}
-	cmd := OffloadCommand{Op: OffloadAdd, New: f, SkipSW: skipSW}
-	if oldHW {
-		cmd.Op, cmd.Old = OffloadReplace, old
-	}
-	n, err := c.cfg.Offload.Offload(cmd)
-	if err != nil && skipSW {
-		// Roll back: put the old filter back, or remove the new one.
-		back := OffloadCommand{Op: OffloadDestroy, Old: f}
-		if oldHW {
-			back = OffloadCommand{Op: OffloadReplace, New: old, Old: f}
-		}
-		_, _ = c.cfg.Offload.Offload(back)
-		return &Error{Op: "change", Msg: "offload", Errno: errnoOf(err, syscall.EOPNOTSUPP), Err: err}
-	}
-	if n > 0 {
-		f.inHW = n
-		f.genFlags |= InHW
-	}
-	if skipSW && f.genFlags&InHW == 0 {
-		return errorf("change", "TCA_BPF_FLAGS_GEN", syscall.EINVAL, "skip_sw: no driver took the filter")
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/clsbpf/clsbpf/classifier/packet"
 	"github.com/clsbpf/clsbpf/internal/nlattr"
 	"github.com/clsbpf/clsbpf/internal/uapi"
+	"github.com/clsbpf/clsbpf/offload"
 )
 
 // specProgram is the 4-instruction classic program of the spec (§9.3):
@@ -291,46 +292,48 @@ func TestChangeActions(t *testing.T) {
 
 func TestOffload(t *testing.T) {
 	t.Run("accepted", func(t *testing.T) {
-		off := &fakeOffload{n: 2}
-		c := New(Config{Offload: off})
+		hw, recs := fakeOffload(2, nil)
+		c := New(Config{Offload: hw})
 		f, err := c.Change(FilterSpec{Handle: 1, Program: retK(0)}, Create)
 		require.NoError(t, err)
 		assert.Equal(t, InHW, f.Flags())
 		assert.Equal(t, 2, f.InHWCount())
-		g, err := c.Change(FilterSpec{Handle: 1, Program: retK(1)}, Create)
+		_, err = c.Change(FilterSpec{Handle: 1, Program: retK(1)}, Create)
 		require.NoError(t, err)
-		require.Len(t, off.cmds, 2)
-		assert.Equal(t, OffloadCommand{Op: OffloadReplace, New: g, Old: f}, off.cmds[1])
 		_, err = c.Delete(1)
 		require.NoError(t, err)
-		assert.Equal(t, OffloadCommand{Op: OffloadDestroy, Old: g}, off.cmds[2])
+		for _, r := range recs {
+			assert.Equal(t, []offload.Command{offload.Add, offload.Replace, offload.Destroy}, r.commands())
+			assert.Equal(t, uint32(1), r.reqs[1].Prog.Classic[0].K, "replace carries the new program")
+			assert.Equal(t, uint32(0), r.reqs[1].OldProg.Classic[0].K, "and the old one")
+		}
 	})
 	t.Run("driver_error_tolerated_without_skip_sw", func(t *testing.T) {
-		c := New(Config{Offload: &fakeOffload{err: syscall.EIO}})
+		hw, _ := fakeOffload(1, syscall.EIO)
+		c := New(Config{Offload: hw})
 		f, err := c.Change(FilterSpec{Program: retK(0)}, Create)
 		require.NoError(t, err)
 		assert.Equal(t, NotInHW, f.Flags())
 	})
 	t.Run("driver_error_with_skip_sw", func(t *testing.T) {
-		off := &fakeOffload{err: syscall.EIO}
-		c := New(Config{Offload: off})
+		hw, recs := fakeOffload(1, syscall.EIO)
+		c := New(Config{Offload: hw})
 		requireErrno(t, second(c.Change(FilterSpec{Program: retK(0), Flags: SkipSW}, Create)), syscall.EIO)
 		assert.Zero(t, c.Len())
-		require.Len(t, off.cmds, 2)
-		assert.Equal(t, OffloadDestroy, off.cmds[1].Op, "rolled back")
+		assert.Equal(t, []offload.Command{offload.Add, offload.Destroy}, recs[0].commands(), "rolled back")
 	})
 	t.Run("skip_sw_not_taken", func(t *testing.T) {
-		c := New(Config{Offload: &fakeOffload{}})
+		c := New(Config{Offload: offload.NewBlock()})
 		requireErrno(t, second(c.Change(FilterSpec{Program: retK(0), Flags: SkipSW}, Create)), syscall.EINVAL)
 	})
-	t.Run("skip_hw_never_offered", func(t *testing.T) {
-		off := &fakeOffload{n: 1}
-		c := New(Config{Offload: off})
+	t.Run("skip_hw_destroyed_anyway", func(t *testing.T) {
+		hw, recs := fakeOffload(1, nil)
+		c := New(Config{Offload: hw})
 		_, err := c.Change(FilterSpec{Handle: 1, Program: retK(0), Flags: SkipHW}, Create)
 		require.NoError(t, err)
 		_, err = c.Delete(1)
 		require.NoError(t, err)
-		assert.Empty(t, off.cmds)
+		assert.Equal(t, []offload.Command{offload.Destroy}, recs[0].commands(), "cls_bpf_stop_offload ignores the flags")
 	})
 }
 

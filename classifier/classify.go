@@ -14,8 +14,11 @@ import (
 //
 //  1. pkt.TCClassID is preset to the low 16 bits of the filter's classid,
 //     for every filter visited, skipped ones included.
-//  2. A SkipSW filter is not run: its result is Unspec in direct-action
-//     mode, 0 (no match) otherwise. Otherwise the program runs on the
+//  2. A SkipSW filter is not run in software: when the packet arrived on
+//     a bound device whose driver runs offloaded filters and holds this
+//     one (offload.HardwareRunner, such as package soft's device), its
+//     result is the device's; otherwise it is Unspec in direct-action
+//     mode and 0 (no match) in classic mode. Any other program runs on the
 //     packet from its MAC header: a packet at Ingress whose data sits at the
 //     network header (as the kernel holds it on receive: MACLen > 0 and
 //     NetworkOffset 0) has the MAC header pushed for the run and pulled
@@ -40,22 +43,24 @@ func (c *Chain) Classify(pkt *packet.Packet) Result {
 	for _, f := range c.load().filters {
 		pkt.TCClassID = uint16(f.classID)
 
+		// The kernel's __skb_push/__skb_pull around the run at ingress.
+		// The MAC header lies in the buffer before data, so Push needs no
+		// room and cannot fail; a program that shrank the frame below the
+		// MAC header length leaves data where it is.
+		pushed := pkt.Direction == packet.Ingress && pkt.NetworkOffset() == 0 && pkt.MACLen() > 0
+		if pushed {
+			_ = pkt.Push(pkt.MACLen())
+		}
+		out, ran := c.run(f, pkt)
+		if pushed {
+			_ = pkt.Pull(pkt.MACLen())
+		}
 		var fr int32
 		switch {
-		case f.genFlags&SkipSW != 0:
-			if f.direct {
-				fr = int32(action.Unspec)
-			}
-		case pkt.Direction == packet.Ingress && pkt.NetworkOffset() == 0 && pkt.MACLen() > 0:
-			// The kernel's __skb_push/__skb_pull around the run. The MAC
-			// header lies in the buffer before data, so Push needs no room
-			// and cannot fail; a program that shrank the frame below the
-			// MAC header length leaves data where it is.
-			_ = pkt.Push(pkt.MACLen())
-			fr = int32(f.prog.Run(pkt))
-			_ = pkt.Pull(pkt.MACLen())
-		default:
-			fr = int32(f.prog.Run(pkt))
+		case ran:
+			fr = int32(out)
+		case f.direct:
+			fr = int32(action.Unspec)
 		}
 
 		if f.direct {
@@ -91,6 +96,21 @@ func (c *Chain) Classify(pkt *packet.Packet) Result {
 	}
 	res.Verdict = ret
 	return res
+}
+
+// run runs f's program, or, for a SKIP_SW filter, its offloaded copy on
+// the device the packet arrived on when that device runs it (see
+// offload.HardwareRunner); ran is false when nothing ran.
+func (c *Chain) run(f *Filter, pkt *packet.Packet) (ret uint32, ran bool) {
+	if f.genFlags&SkipSW == 0 {
+		return f.prog.Run(pkt), true
+	}
+	if c.cfg.Offload == nil {
+		return 0, false
+	}
+	id := c.id
+	id.Handle = f.handle
+	return c.cfg.Offload.Run(id, pkt)
 }
 
 // directVerdict is cls_bpf_exec_opcode: the verdicts a direct-action

@@ -127,8 +127,8 @@ func TestClassifyTCClassIDPreset(t *testing.T) {
 func TestClassifySkipSW(t *testing.T) {
 	ran := 0
 	prog := &fakeEBPF{run: func(*packet.Packet) uint32 { ran++; return 0 }}
-	off := &fakeOffload{n: 1}
-	c := New(Config{Offload: off})
+	hw, _ := fakeOffload(1, nil)
+	c := New(Config{Offload: hw})
 	add(t, c,
 		FilterSpec{Handle: 1, ClassID: 0x10010, Program: retK(0xFFFFFFFF)},
 		FilterSpec{Handle: 2, ClassID: 0x10020, DirectAction: true, Flags: SkipSW, Program: prog},

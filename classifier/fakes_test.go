@@ -10,6 +10,8 @@ import (
 	"github.com/clsbpf/clsbpf/action"
 	"github.com/clsbpf/clsbpf/classifier/packet"
 	"github.com/clsbpf/clsbpf/handle"
+	"github.com/clsbpf/clsbpf/offload"
+	"github.com/clsbpf/clsbpf/offload/soft"
 )
 
 // fakeClassic is a classic program whose run is a Go function; its
@@ -91,19 +93,42 @@ func (p *fakeParser) ParseActions(req ActionRequest) (ActionChain, error) {
 	return a, nil
 }
 
-// fakeOffload accepts with n drivers or fails with err.
-type fakeOffload struct {
-	n    int
+// recorder is a driver that records its requests and refuses Add and
+// Replace with err.
+type recorder struct {
 	err  error
-	cmds []OffloadCommand
+	reqs []offload.Request
 }
 
-func (o *fakeOffload) Offload(cmd OffloadCommand) (int, error) {
-	o.cmds = append(o.cmds, cmd)
-	if cmd.Op == OffloadDestroy {
-		return 0, nil
+func (r *recorder) Capabilities() offload.Capabilities { return soft.Capabilities(nil, nil) }
+
+func (r *recorder) Setup(req *offload.Request) error {
+	r.reqs = append(r.reqs, *req)
+	if req.Command == offload.Destroy || req.Command == offload.Stats {
+		return nil
 	}
-	return o.n, o.err
+	return r.err
+}
+
+func (r *recorder) commands() []offload.Command {
+	var out []offload.Command
+	for _, q := range r.reqs {
+		out = append(out, q.Command)
+	}
+	return out
+}
+
+// fakeOffload is a block bound to n offload-capable devices whose drivers
+// refuse Add and Replace with err.
+func fakeOffload(n int, err error) (*offload.Block, []*recorder) {
+	var devs []*offload.Device
+	var recs []*recorder
+	for i := range n {
+		r := &recorder{err: err}
+		recs = append(recs, r)
+		devs = append(devs, &offload.Device{Name: fmt.Sprintf("nic%d", i), Ifindex: uint32(10 + i), HWTC: true, Offloader: r})
+	}
+	return offload.NewBlock(devs...), recs
 }
 
 // fakeClasses hands out cookie = classid + 1 for classes in the set.

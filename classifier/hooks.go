@@ -88,38 +88,6 @@ type ActionParser interface {
 	ParseActions(req ActionRequest) (ActionChain, error)
 }
 
-// OffloadOp is the offload command for one filter.
-type OffloadOp uint8
-
-// Offload commands (TC_CLSBPF_OFFLOAD with prog and oldprog, as
-// cls_bpf_offload_cmd issues them).
-const (
-	// OffloadAdd installs New; Old is nil.
-	OffloadAdd OffloadOp = iota + 1
-	// OffloadReplace replaces Old by New.
-	OffloadReplace
-	// OffloadDestroy removes Old; New is nil.
-	OffloadDestroy
-)
-
-// OffloadCommand is one request to the hardware.
-type OffloadCommand struct {
-	Op       OffloadOp
-	New, Old *Filter
-	// SkipSW is set when New must run in hardware or not at all: the first
-	// driver error then aborts the change.
-	SkipSW bool
-}
-
-// Offloader is the hardware hook of a chain (the block's tc_setup_cb
-// callbacks for TC_SETUP_CLSBPF). Offload returns how many drivers took
-// the command. A Chain without an Offloader behaves as a block bound to a
-// device with no offload hook (a veth): filters run in software only, are
-// dumped with NOT_IN_HW, and a SKIP_SW filter is refused with EOPNOTSUPP.
-type Offloader interface {
-	Offload(cmd OffloadCommand) (accepted int, err error)
-}
-
 // ClassBinder binds filters to the classes of the qdisc that owns the
 // chain (tcf_bind_filter / tcf_unbind_filter). BindClass returns the class
 // cookie for a classid, 0 when the qdisc has no such class; the cookie is
