@@ -61,7 +61,9 @@ func FuzzSetFrame(f *testing.F) {
 	})
 }
 
-// FuzzOps runs random sequences of buffer operations: none may panic, every
+// FuzzOps runs random sequences of buffer and header operations (Push, Pull,
+// Put, Trim, SetLinearLen, SetMetaLen, UntagVLAN, Set*Offset): none may
+// panic, every
 // step keeps the layout invariants (data ≤ linear end ≤ end ≤ len(buf), the
 // metadata inside the headroom, at most MaxLen bytes), a failed step changes
 // nothing, and the frame content moves only as each operation says.
@@ -85,7 +87,8 @@ func FuzzOps(f *testing.F) {
 			before := p
 			beforeMeta := append([]byte{}, p.Meta()...)
 			var err error
-			switch ops[i] & 7 {
+			op := (ops[i] & 0x7f) % 10
+			switch op {
 			case 0:
 				err = p.Push(n)
 				if err == nil {
@@ -117,23 +120,23 @@ func FuzzOps(f *testing.F) {
 				}
 			case 7:
 				err = p.SetNetworkOffset(n)
+			case 8:
+				err = p.SetMACOffset(n - 2) // -2 is refused, -1 unsets
+			case 9:
+				err = p.SetTransportOffset(n - 2)
 			}
 			if err != nil {
-				if p.buf != nil && before.buf != nil && &p.buf[0] != &before.buf[0] {
-					t.Fatalf("op %d failed but reallocated", ops[i])
+				if !reflect.DeepEqual(before, p) {
+					t.Fatalf("op %d failed with %v but changed the packet", op, err)
 				}
-				if p.data != before.data || p.head != before.head || p.end != before.end || p.meta != before.meta ||
-					p.VLANPresent != before.VLANPresent || p.Protocol != before.Protocol {
-					t.Fatalf("op %d failed with %v but changed the layout", ops[i], err)
-				}
-			} else if ops[i]&7 <= 3 || ops[i]&7 == 6 {
+			} else if op <= 3 || op == 6 {
 				if n := min(len(beforeMeta), p.meta); !bytes.Equal(beforeMeta[len(beforeMeta)-n:], p.Meta()[p.meta-n:]) {
-					t.Fatalf("op %d lost metadata", ops[i])
+					t.Fatalf("op %d lost metadata", op)
 				}
 			}
 			checkInvariants(t, &p)
 			if !bytes.Equal(model, p.Bytes()) {
-				t.Fatalf("after op %d (%d): frame %x, want %x", ops[i], n, p.Bytes(), model)
+				t.Fatalf("after op %d (%d): frame %x, want %x", op, n, p.Bytes(), model)
 			}
 		}
 	})
