@@ -191,11 +191,18 @@ func (a *fdArray) SysLookup(key, value []byte, flags uint64) syscall.Errno {
 	return 0
 }
 
-// SysUpdate fails with EBADF: the slots hold objects, which UpdateObject
-// stores (the kernel reads a file descriptor from the value).
+// SysUpdate checks flags and index as bpf_fd_array_map_update_elem does
+// and then fails with EBADF: the slots hold objects, which UpdateObject
+// stores, where the kernel reads a file descriptor from the value.
 func (a *fdArray) SysUpdate(key, value []byte, flags uint64) syscall.Errno {
 	if e := sysUpdatePre(a.perms, flags); e != 0 {
 		return e
+	}
+	if flags != BPF_ANY || len(key) != 4 || len(value) != 4 {
+		return syscall.EINVAL
+	}
+	if _, ok := a.index(key); !ok {
+		return syscall.E2BIG
 	}
 	return syscall.EBADF
 }

@@ -329,15 +329,16 @@ func (t *trieMap) SysNextKey(key, next []byte) syscall.Errno {
 		plen, data := le32(key), key[4:]
 		var stack []*lnode
 		var n *lnode
+		var m uint32
 		for n = root; n != nil; {
 			stack = append(stack, n)
-			m := t.longestPrefixMatch(n, plen, data)
+			m = t.longestPrefixMatch(n, plen, data)
 			if n.prefixlen != m || n.prefixlen == plen {
 				break
 			}
 			n = n.child[extractBit(data, n.prefixlen)].Load()
 		}
-		if n != nil && n.prefixlen == plen && !n.im {
+		if n != nil && n.prefixlen == m && !n.im {
 			n = stack[len(stack)-1]
 			for sp := len(stack) - 1; sp > 0; sp-- {
 				p := stack[sp-1]
