@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"strconv"
 	"runtime"
+	"strconv"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -73,9 +73,9 @@ func kernelOp(cmd int, fd int, key, value []byte, flags uint64) syscall.Errno {
 // createAttr is the BPF_MAP_CREATE part of union bpf_attr.
 type createAttr struct {
 	mapType, keySize, valueSize, maxEntries, flags, innerFd, numaNode uint32
-	name                                                               [16]byte
-	ifindex, btfFd, btfKey, btfValue, btfVmlinux                       uint32
-	extra                                                              uint64
+	name                                                              [16]byte
+	ifindex, btfFd, btfKey, btfValue, btfVmlinux                      uint32
+	extra                                                             uint64
 }
 
 // kernelCreate runs BPF_MAP_CREATE with s and returns the errno (closing
