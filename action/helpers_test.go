@@ -3,6 +3,7 @@ package action
 import (
 	"net"
 	"sync"
+	"syscall"
 	"sync/atomic"
 	"testing"
 
@@ -99,3 +100,9 @@ func egressPacket(t testing.TB, frame []byte) *packet.Packet {
 	p.Direction = packet.Egress
 	return p
 }
+
+var (
+	errEPERM  = syscall.EPERM
+	errENOENT = syscall.ENOENT
+	errEINVAL = syscall.EINVAL
+)
