@@ -159,3 +159,16 @@ func classProbe(n int) []bpf.RawInstruction {
 		stmt(ret|a, 0),               // ret a
 	}
 }
+
+// pktType is eth_type_trans's choice of skb->pkt_type.
+func pktType(f, own []byte) packet.Type {
+	switch {
+	case string(f[:6]) == string(own):
+		return packet.Host
+	case string(f[:6]) == "\xff\xff\xff\xff\xff\xff":
+		return packet.Broadcast
+	case f[0]&1 != 0:
+		return packet.Multicast
+	}
+	return packet.OtherHost
+}

@@ -257,19 +257,6 @@ func vethPacket(t testing.TB, pkt *packet.Packet, f []byte, v *kerneltest.Veth) 
 	pkt.PktType = pktType(f, v.MAC)
 }
 
-// pktType is eth_type_trans's choice of skb->pkt_type.
-func pktType(f, own []byte) packet.Type {
-	switch {
-	case string(f[:6]) == string(own):
-		return packet.Host
-	case string(f[:6]) == "\xff\xff\xff\xff\xff\xff":
-		return packet.Broadcast
-	case f[0]&1 != 0:
-		return packet.Multicast
-	}
-	return packet.OtherHost
-}
-
 func TestKernelCheckGenerated(t *testing.T) {
 	u := kerneltest.NewUnixPair(t)
 	seed := testSeed(t)
