@@ -21,6 +21,9 @@ type Program struct {
 	engine engine
 }
 
+// emptyPacket stands in for a nil packet; runs only read it.
+var emptyPacket packet.Packet
+
 // engine selects how Run executes a program.
 type engine uint8
 
@@ -99,8 +102,11 @@ func Check(raw []bpf.RawInstruction) error {
 // the kernel does for a classic program at a tc hook: the packet starts at
 // pkt's data, loads past its end and division by X == 0 end the program
 // with 0. Run allocates nothing and takes no lock; pkt must not be changed
-// concurrently.
+// concurrently. A nil pkt runs as an empty packet with zero metadata.
 func (p *Program) Run(pkt *packet.Packet) uint32 {
+	if pkt == nil {
+		pkt = &emptyPacket
+	}
 	if p.engine == engineInterp {
 		env := cbpfvm.Env{Random: p.random}
 		return cbpfvm.Interpret(p.insns, pkt, &env)

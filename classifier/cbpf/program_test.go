@@ -66,6 +66,7 @@ func TestCheckErrorMessage(t *testing.T) {
 
 func TestRunEmptyPacket(t *testing.T) {
 	// A packet with no buffer: every load fails, metadata reads work.
+	assert.Equal(t, uint32(0), runEngines(t, everyExtension, nil))
 	var pkt packet.Packet
 	pkt.Mark = 5
 	assert.Equal(t, uint32(0), runEngines(t, everyExtension, &pkt))
