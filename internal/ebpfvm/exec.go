@@ -24,7 +24,7 @@ func fault(pc int, err error) (uint64, error) {
 func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 	p := m.prog
 	insns := p.insns
-	var r [uapi.MAX_BPF_REG]uint64
+	var r [16]uint64 // 16, not 11: indexes masked with 15 need no bounds check
 	r[1], r[2] = r1, r2
 	r[10] = addrOf(regStack, frameSize)
 	if d := p.stackDepth[0]; d != 0 {
@@ -45,418 +45,418 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 		}
 		switch in.op {
 		case opAdd64K:
-			r[in.dst] += in.k
+			r[in.dst&15] += in.k
 		case opSub64K:
-			r[in.dst] -= in.k
+			r[in.dst&15] -= in.k
 		case opMul64K:
-			r[in.dst] *= in.k
+			r[in.dst&15] *= in.k
 		case opDiv64K:
 			if d := in.k; d != 0 {
-				r[in.dst] /= d
+				r[in.dst&15] /= d
 			} else {
-				r[in.dst] = 0
+				r[in.dst&15] = 0
 			}
 		case opSdiv64K:
 			if d := int64(in.k); d != 0 {
-				r[in.dst] = uint64(int64(r[in.dst]) / d)
+				r[in.dst&15] = uint64(int64(r[in.dst&15]) / d)
 			} else {
-				r[in.dst] = 0
+				r[in.dst&15] = 0
 			}
 		case opMod64K:
 			if d := in.k; d != 0 {
-				r[in.dst] %= d
+				r[in.dst&15] %= d
 			}
 		case opSmod64K:
 			if d := int64(in.k); d != 0 {
-				r[in.dst] = uint64(int64(r[in.dst]) % d)
+				r[in.dst&15] = uint64(int64(r[in.dst&15]) % d)
 			}
 		case opOr64K:
-			r[in.dst] |= in.k
+			r[in.dst&15] |= in.k
 		case opAnd64K:
-			r[in.dst] &= in.k
+			r[in.dst&15] &= in.k
 		case opXor64K:
-			r[in.dst] ^= in.k
+			r[in.dst&15] ^= in.k
 		case opLsh64K:
-			r[in.dst] <<= in.k & 63
+			r[in.dst&15] <<= in.k & 63
 		case opRsh64K:
-			r[in.dst] >>= in.k & 63
+			r[in.dst&15] >>= in.k & 63
 		case opArsh64K:
-			r[in.dst] = uint64(int64(r[in.dst]) >> (in.k & 63))
+			r[in.dst&15] = uint64(int64(r[in.dst&15]) >> (in.k & 63))
 		case opMov64K:
-			r[in.dst] = in.k
+			r[in.dst&15] = in.k
 		case opAdd64X:
-			r[in.dst] += r[in.src]
+			r[in.dst&15] += r[in.src&15]
 		case opSub64X:
-			r[in.dst] -= r[in.src]
+			r[in.dst&15] -= r[in.src&15]
 		case opMul64X:
-			r[in.dst] *= r[in.src]
+			r[in.dst&15] *= r[in.src&15]
 		case opDiv64X:
-			if d := r[in.src]; d != 0 {
-				r[in.dst] /= d
+			if d := r[in.src&15]; d != 0 {
+				r[in.dst&15] /= d
 			} else {
-				r[in.dst] = 0
+				r[in.dst&15] = 0
 			}
 		case opSdiv64X:
-			if d := int64(r[in.src]); d != 0 {
-				r[in.dst] = uint64(int64(r[in.dst]) / d)
+			if d := int64(r[in.src&15]); d != 0 {
+				r[in.dst&15] = uint64(int64(r[in.dst&15]) / d)
 			} else {
-				r[in.dst] = 0
+				r[in.dst&15] = 0
 			}
 		case opMod64X:
-			if d := r[in.src]; d != 0 {
-				r[in.dst] %= d
+			if d := r[in.src&15]; d != 0 {
+				r[in.dst&15] %= d
 			}
 		case opSmod64X:
-			if d := int64(r[in.src]); d != 0 {
-				r[in.dst] = uint64(int64(r[in.dst]) % d)
+			if d := int64(r[in.src&15]); d != 0 {
+				r[in.dst&15] = uint64(int64(r[in.dst&15]) % d)
 			}
 		case opOr64X:
-			r[in.dst] |= r[in.src]
+			r[in.dst&15] |= r[in.src&15]
 		case opAnd64X:
-			r[in.dst] &= r[in.src]
+			r[in.dst&15] &= r[in.src&15]
 		case opXor64X:
-			r[in.dst] ^= r[in.src]
+			r[in.dst&15] ^= r[in.src&15]
 		case opLsh64X:
-			r[in.dst] <<= r[in.src] & 63
+			r[in.dst&15] <<= r[in.src&15] & 63
 		case opRsh64X:
-			r[in.dst] >>= r[in.src] & 63
+			r[in.dst&15] >>= r[in.src&15] & 63
 		case opArsh64X:
-			r[in.dst] = uint64(int64(r[in.dst]) >> (r[in.src] & 63))
+			r[in.dst&15] = uint64(int64(r[in.dst&15]) >> (r[in.src&15] & 63))
 		case opMov64X:
-			r[in.dst] = r[in.src]
+			r[in.dst&15] = r[in.src&15]
 		case opAdd32K:
-			r[in.dst] = uint64(uint32(r[in.dst]) + uint32(in.k))
+			r[in.dst&15] = uint64(uint32(r[in.dst&15]) + uint32(in.k))
 		case opSub32K:
-			r[in.dst] = uint64(uint32(r[in.dst]) - uint32(in.k))
+			r[in.dst&15] = uint64(uint32(r[in.dst&15]) - uint32(in.k))
 		case opMul32K:
-			r[in.dst] = uint64(uint32(r[in.dst]) * uint32(in.k))
+			r[in.dst&15] = uint64(uint32(r[in.dst&15]) * uint32(in.k))
 		case opDiv32K:
 			if d := uint32(in.k); d != 0 {
-				r[in.dst] = uint64(uint32(r[in.dst]) / d)
+				r[in.dst&15] = uint64(uint32(r[in.dst&15]) / d)
 			} else {
-				r[in.dst] = 0
+				r[in.dst&15] = 0
 			}
 		case opSdiv32K:
 			if d := int32(in.k); d != 0 {
-				r[in.dst] = uint64(uint32(int32(r[in.dst]) / d))
+				r[in.dst&15] = uint64(uint32(int32(r[in.dst&15]) / d))
 			} else {
-				r[in.dst] = 0
+				r[in.dst&15] = 0
 			}
 		case opMod32K:
 			if d := uint32(in.k); d != 0 {
-				r[in.dst] = uint64(uint32(r[in.dst]) % d)
+				r[in.dst&15] = uint64(uint32(r[in.dst&15]) % d)
 			} else {
-				r[in.dst] = uint64(uint32(r[in.dst]))
+				r[in.dst&15] = uint64(uint32(r[in.dst&15]))
 			}
 		case opSmod32K:
 			if d := int32(in.k); d != 0 {
-				r[in.dst] = uint64(uint32(int32(r[in.dst]) % d))
+				r[in.dst&15] = uint64(uint32(int32(r[in.dst&15]) % d))
 			} else {
-				r[in.dst] = uint64(uint32(r[in.dst]))
+				r[in.dst&15] = uint64(uint32(r[in.dst&15]))
 			}
 		case opOr32K:
-			r[in.dst] = uint64(uint32(r[in.dst]) | uint32(in.k))
+			r[in.dst&15] = uint64(uint32(r[in.dst&15]) | uint32(in.k))
 		case opAnd32K:
-			r[in.dst] = uint64(uint32(r[in.dst]) & uint32(in.k))
+			r[in.dst&15] = uint64(uint32(r[in.dst&15]) & uint32(in.k))
 		case opXor32K:
-			r[in.dst] = uint64(uint32(r[in.dst]) ^ uint32(in.k))
+			r[in.dst&15] = uint64(uint32(r[in.dst&15]) ^ uint32(in.k))
 		case opLsh32K:
-			r[in.dst] = uint64(uint32(r[in.dst]) << (in.k & 31))
+			r[in.dst&15] = uint64(uint32(r[in.dst&15]) << (in.k & 31))
 		case opRsh32K:
-			r[in.dst] = uint64(uint32(r[in.dst]) >> (in.k & 31))
+			r[in.dst&15] = uint64(uint32(r[in.dst&15]) >> (in.k & 31))
 		case opArsh32K:
-			r[in.dst] = uint64(uint32(int32(r[in.dst]) >> (in.k & 31)))
+			r[in.dst&15] = uint64(uint32(int32(r[in.dst&15]) >> (in.k & 31)))
 		case opMov32K:
-			r[in.dst] = uint64(uint32(in.k))
+			r[in.dst&15] = uint64(uint32(in.k))
 		case opAdd32X:
-			r[in.dst] = uint64(uint32(r[in.dst]) + uint32(r[in.src]))
+			r[in.dst&15] = uint64(uint32(r[in.dst&15]) + uint32(r[in.src&15]))
 		case opSub32X:
-			r[in.dst] = uint64(uint32(r[in.dst]) - uint32(r[in.src]))
+			r[in.dst&15] = uint64(uint32(r[in.dst&15]) - uint32(r[in.src&15]))
 		case opMul32X:
-			r[in.dst] = uint64(uint32(r[in.dst]) * uint32(r[in.src]))
+			r[in.dst&15] = uint64(uint32(r[in.dst&15]) * uint32(r[in.src&15]))
 		case opDiv32X:
-			if d := uint32(r[in.src]); d != 0 {
-				r[in.dst] = uint64(uint32(r[in.dst]) / d)
+			if d := uint32(r[in.src&15]); d != 0 {
+				r[in.dst&15] = uint64(uint32(r[in.dst&15]) / d)
 			} else {
-				r[in.dst] = 0
+				r[in.dst&15] = 0
 			}
 		case opSdiv32X:
-			if d := int32(r[in.src]); d != 0 {
-				r[in.dst] = uint64(uint32(int32(r[in.dst]) / d))
+			if d := int32(r[in.src&15]); d != 0 {
+				r[in.dst&15] = uint64(uint32(int32(r[in.dst&15]) / d))
 			} else {
-				r[in.dst] = 0
+				r[in.dst&15] = 0
 			}
 		case opMod32X:
-			if d := uint32(r[in.src]); d != 0 {
-				r[in.dst] = uint64(uint32(r[in.dst]) % d)
+			if d := uint32(r[in.src&15]); d != 0 {
+				r[in.dst&15] = uint64(uint32(r[in.dst&15]) % d)
 			} else {
-				r[in.dst] = uint64(uint32(r[in.dst]))
+				r[in.dst&15] = uint64(uint32(r[in.dst&15]))
 			}
 		case opSmod32X:
-			if d := int32(r[in.src]); d != 0 {
-				r[in.dst] = uint64(uint32(int32(r[in.dst]) % d))
+			if d := int32(r[in.src&15]); d != 0 {
+				r[in.dst&15] = uint64(uint32(int32(r[in.dst&15]) % d))
 			} else {
-				r[in.dst] = uint64(uint32(r[in.dst]))
+				r[in.dst&15] = uint64(uint32(r[in.dst&15]))
 			}
 		case opOr32X:
-			r[in.dst] = uint64(uint32(r[in.dst]) | uint32(r[in.src]))
+			r[in.dst&15] = uint64(uint32(r[in.dst&15]) | uint32(r[in.src&15]))
 		case opAnd32X:
-			r[in.dst] = uint64(uint32(r[in.dst]) & uint32(r[in.src]))
+			r[in.dst&15] = uint64(uint32(r[in.dst&15]) & uint32(r[in.src&15]))
 		case opXor32X:
-			r[in.dst] = uint64(uint32(r[in.dst]) ^ uint32(r[in.src]))
+			r[in.dst&15] = uint64(uint32(r[in.dst&15]) ^ uint32(r[in.src&15]))
 		case opLsh32X:
-			r[in.dst] = uint64(uint32(r[in.dst]) << (r[in.src] & 31))
+			r[in.dst&15] = uint64(uint32(r[in.dst&15]) << (r[in.src&15] & 31))
 		case opRsh32X:
-			r[in.dst] = uint64(uint32(r[in.dst]) >> (r[in.src] & 31))
+			r[in.dst&15] = uint64(uint32(r[in.dst&15]) >> (r[in.src&15] & 31))
 		case opArsh32X:
-			r[in.dst] = uint64(uint32(int32(r[in.dst]) >> (r[in.src] & 31)))
+			r[in.dst&15] = uint64(uint32(int32(r[in.dst&15]) >> (r[in.src&15] & 31)))
 		case opMov32X:
-			r[in.dst] = uint64(uint32(r[in.src]))
+			r[in.dst&15] = uint64(uint32(r[in.src&15]))
 		case opJeqK:
-			if r[in.dst] == in.k {
+			if r[in.dst&15] == in.k {
 				pc = int(in.jt)
 				continue
 			}
 		case opJneK:
-			if r[in.dst] != in.k {
+			if r[in.dst&15] != in.k {
 				pc = int(in.jt)
 				continue
 			}
 		case opJgtK:
-			if r[in.dst] > in.k {
+			if r[in.dst&15] > in.k {
 				pc = int(in.jt)
 				continue
 			}
 		case opJgeK:
-			if r[in.dst] >= in.k {
+			if r[in.dst&15] >= in.k {
 				pc = int(in.jt)
 				continue
 			}
 		case opJltK:
-			if r[in.dst] < in.k {
+			if r[in.dst&15] < in.k {
 				pc = int(in.jt)
 				continue
 			}
 		case opJleK:
-			if r[in.dst] <= in.k {
+			if r[in.dst&15] <= in.k {
 				pc = int(in.jt)
 				continue
 			}
 		case opJsetK:
-			if r[in.dst]&in.k != 0 {
+			if r[in.dst&15]&in.k != 0 {
 				pc = int(in.jt)
 				continue
 			}
 		case opJsgtK:
-			if int64(r[in.dst]) > int64(in.k) {
+			if int64(r[in.dst&15]) > int64(in.k) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJsgeK:
-			if int64(r[in.dst]) >= int64(in.k) {
+			if int64(r[in.dst&15]) >= int64(in.k) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJsltK:
-			if int64(r[in.dst]) < int64(in.k) {
+			if int64(r[in.dst&15]) < int64(in.k) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJsleK:
-			if int64(r[in.dst]) <= int64(in.k) {
+			if int64(r[in.dst&15]) <= int64(in.k) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJeqX:
-			if r[in.dst] == r[in.src] {
+			if r[in.dst&15] == r[in.src&15] {
 				pc = int(in.jt)
 				continue
 			}
 		case opJneX:
-			if r[in.dst] != r[in.src] {
+			if r[in.dst&15] != r[in.src&15] {
 				pc = int(in.jt)
 				continue
 			}
 		case opJgtX:
-			if r[in.dst] > r[in.src] {
+			if r[in.dst&15] > r[in.src&15] {
 				pc = int(in.jt)
 				continue
 			}
 		case opJgeX:
-			if r[in.dst] >= r[in.src] {
+			if r[in.dst&15] >= r[in.src&15] {
 				pc = int(in.jt)
 				continue
 			}
 		case opJltX:
-			if r[in.dst] < r[in.src] {
+			if r[in.dst&15] < r[in.src&15] {
 				pc = int(in.jt)
 				continue
 			}
 		case opJleX:
-			if r[in.dst] <= r[in.src] {
+			if r[in.dst&15] <= r[in.src&15] {
 				pc = int(in.jt)
 				continue
 			}
 		case opJsetX:
-			if r[in.dst]&r[in.src] != 0 {
+			if r[in.dst&15]&r[in.src&15] != 0 {
 				pc = int(in.jt)
 				continue
 			}
 		case opJsgtX:
-			if int64(r[in.dst]) > int64(r[in.src]) {
+			if int64(r[in.dst&15]) > int64(r[in.src&15]) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJsgeX:
-			if int64(r[in.dst]) >= int64(r[in.src]) {
+			if int64(r[in.dst&15]) >= int64(r[in.src&15]) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJsltX:
-			if int64(r[in.dst]) < int64(r[in.src]) {
+			if int64(r[in.dst&15]) < int64(r[in.src&15]) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJsleX:
-			if int64(r[in.dst]) <= int64(r[in.src]) {
+			if int64(r[in.dst&15]) <= int64(r[in.src&15]) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJeq32K:
-			if uint32(r[in.dst]) == uint32(in.k) {
+			if uint32(r[in.dst&15]) == uint32(in.k) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJne32K:
-			if uint32(r[in.dst]) != uint32(in.k) {
+			if uint32(r[in.dst&15]) != uint32(in.k) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJgt32K:
-			if uint32(r[in.dst]) > uint32(in.k) {
+			if uint32(r[in.dst&15]) > uint32(in.k) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJge32K:
-			if uint32(r[in.dst]) >= uint32(in.k) {
+			if uint32(r[in.dst&15]) >= uint32(in.k) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJlt32K:
-			if uint32(r[in.dst]) < uint32(in.k) {
+			if uint32(r[in.dst&15]) < uint32(in.k) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJle32K:
-			if uint32(r[in.dst]) <= uint32(in.k) {
+			if uint32(r[in.dst&15]) <= uint32(in.k) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJset32K:
-			if uint32(r[in.dst])&uint32(in.k) != 0 {
+			if uint32(r[in.dst&15])&uint32(in.k) != 0 {
 				pc = int(in.jt)
 				continue
 			}
 		case opJsgt32K:
-			if int32(uint32(r[in.dst])) > int32(uint32(in.k)) {
+			if int32(uint32(r[in.dst&15])) > int32(uint32(in.k)) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJsge32K:
-			if int32(uint32(r[in.dst])) >= int32(uint32(in.k)) {
+			if int32(uint32(r[in.dst&15])) >= int32(uint32(in.k)) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJslt32K:
-			if int32(uint32(r[in.dst])) < int32(uint32(in.k)) {
+			if int32(uint32(r[in.dst&15])) < int32(uint32(in.k)) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJsle32K:
-			if int32(uint32(r[in.dst])) <= int32(uint32(in.k)) {
+			if int32(uint32(r[in.dst&15])) <= int32(uint32(in.k)) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJeq32X:
-			if uint32(r[in.dst]) == uint32(r[in.src]) {
+			if uint32(r[in.dst&15]) == uint32(r[in.src&15]) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJne32X:
-			if uint32(r[in.dst]) != uint32(r[in.src]) {
+			if uint32(r[in.dst&15]) != uint32(r[in.src&15]) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJgt32X:
-			if uint32(r[in.dst]) > uint32(r[in.src]) {
+			if uint32(r[in.dst&15]) > uint32(r[in.src&15]) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJge32X:
-			if uint32(r[in.dst]) >= uint32(r[in.src]) {
+			if uint32(r[in.dst&15]) >= uint32(r[in.src&15]) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJlt32X:
-			if uint32(r[in.dst]) < uint32(r[in.src]) {
+			if uint32(r[in.dst&15]) < uint32(r[in.src&15]) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJle32X:
-			if uint32(r[in.dst]) <= uint32(r[in.src]) {
+			if uint32(r[in.dst&15]) <= uint32(r[in.src&15]) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJset32X:
-			if uint32(r[in.dst])&uint32(r[in.src]) != 0 {
+			if uint32(r[in.dst&15])&uint32(r[in.src&15]) != 0 {
 				pc = int(in.jt)
 				continue
 			}
 		case opJsgt32X:
-			if int32(uint32(r[in.dst])) > int32(uint32(r[in.src])) {
+			if int32(uint32(r[in.dst&15])) > int32(uint32(r[in.src&15])) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJsge32X:
-			if int32(uint32(r[in.dst])) >= int32(uint32(r[in.src])) {
+			if int32(uint32(r[in.dst&15])) >= int32(uint32(r[in.src&15])) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJslt32X:
-			if int32(uint32(r[in.dst])) < int32(uint32(r[in.src])) {
+			if int32(uint32(r[in.dst&15])) < int32(uint32(r[in.src&15])) {
 				pc = int(in.jt)
 				continue
 			}
 		case opJsle32X:
-			if int32(uint32(r[in.dst])) <= int32(uint32(r[in.src])) {
+			if int32(uint32(r[in.dst&15])) <= int32(uint32(r[in.src&15])) {
 				pc = int(in.jt)
 				continue
 			}
 		case opMovsx64B:
-			r[in.dst] = uint64(int64(int8(r[in.src])))
+			r[in.dst&15] = uint64(int64(int8(r[in.src&15])))
 		case opMovsx64H:
-			r[in.dst] = uint64(int64(int16(r[in.src])))
+			r[in.dst&15] = uint64(int64(int16(r[in.src&15])))
 		case opMovsx64W:
-			r[in.dst] = uint64(int64(int32(r[in.src])))
+			r[in.dst&15] = uint64(int64(int32(r[in.src&15])))
 		case opMovsx32B:
-			r[in.dst] = uint64(uint32(int32(int8(r[in.src]))))
+			r[in.dst&15] = uint64(uint32(int32(int8(r[in.src&15]))))
 		case opMovsx32H:
-			r[in.dst] = uint64(uint32(int32(int16(r[in.src]))))
+			r[in.dst&15] = uint64(uint32(int32(int16(r[in.src&15]))))
 		case opNeg64:
-			r[in.dst] = -r[in.dst]
+			r[in.dst&15] = -r[in.dst&15]
 		case opNeg32:
-			r[in.dst] = uint64(-uint32(r[in.dst]))
+			r[in.dst&15] = uint64(-uint32(r[in.dst&15]))
 		case opLe16:
-			r[in.dst] = uint64(uint16(r[in.dst]))
+			r[in.dst&15] = uint64(uint16(r[in.dst&15]))
 		case opLe32:
-			r[in.dst] = uint64(uint32(r[in.dst]))
+			r[in.dst&15] = uint64(uint32(r[in.dst&15]))
 		case opLe64:
 		case opBe16, opBswap16:
-			r[in.dst] = uint64(bits.ReverseBytes16(uint16(r[in.dst])))
+			r[in.dst&15] = uint64(bits.ReverseBytes16(uint16(r[in.dst&15])))
 		case opBe32, opBswap32:
-			r[in.dst] = uint64(bits.ReverseBytes32(uint32(r[in.dst])))
+			r[in.dst&15] = uint64(bits.ReverseBytes32(uint32(r[in.dst&15])))
 		case opBe64, opBswap64:
-			r[in.dst] = bits.ReverseBytes64(r[in.dst])
+			r[in.dst&15] = bits.ReverseBytes64(r[in.dst&15])
 		case opJa:
 			pc = int(in.jt)
 			continue
@@ -467,57 +467,57 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 			}
 			m.loops--
 		case opLdImm64:
-			r[in.dst] = in.k
+			r[in.dst&15] = in.k
 			pc += 2
 			continue
 		case opLdxB:
-			b := m.access(r[in.src]+in.o, 1, false)
+			b := m.access(r[in.src&15]+in.o, 1, false)
 			if b == nil {
 				return fault(pc, ErrMemAccess)
 			}
-			r[in.dst] = uint64(b[0])
+			r[in.dst&15] = uint64(b[0])
 		case opLdxH:
-			b := m.access(r[in.src]+in.o, 2, false)
+			b := m.access(r[in.src&15]+in.o, 2, false)
 			if b == nil {
 				return fault(pc, ErrMemAccess)
 			}
-			r[in.dst] = uint64(binary.LittleEndian.Uint16(b))
+			r[in.dst&15] = uint64(binary.LittleEndian.Uint16(b))
 		case opLdxW:
-			b := m.access(r[in.src]+in.o, 4, false)
+			b := m.access(r[in.src&15]+in.o, 4, false)
 			if b == nil {
 				return fault(pc, ErrMemAccess)
 			}
-			r[in.dst] = uint64(binary.LittleEndian.Uint32(b))
+			r[in.dst&15] = uint64(binary.LittleEndian.Uint32(b))
 		case opLdxDW:
-			b := m.access(r[in.src]+in.o, 8, false)
+			b := m.access(r[in.src&15]+in.o, 8, false)
 			if b == nil {
 				return fault(pc, ErrMemAccess)
 			}
-			r[in.dst] = binary.LittleEndian.Uint64(b)
+			r[in.dst&15] = binary.LittleEndian.Uint64(b)
 		case opLdxsB:
-			b := m.access(r[in.src]+in.o, 1, false)
+			b := m.access(r[in.src&15]+in.o, 1, false)
 			if b == nil {
 				return fault(pc, ErrMemAccess)
 			}
-			r[in.dst] = uint64(int64(int8(b[0])))
+			r[in.dst&15] = uint64(int64(int8(b[0])))
 		case opLdxsH:
-			b := m.access(r[in.src]+in.o, 2, false)
+			b := m.access(r[in.src&15]+in.o, 2, false)
 			if b == nil {
 				return fault(pc, ErrMemAccess)
 			}
-			r[in.dst] = uint64(int64(int16(binary.LittleEndian.Uint16(b))))
+			r[in.dst&15] = uint64(int64(int16(binary.LittleEndian.Uint16(b))))
 		case opLdxsW:
-			b := m.access(r[in.src]+in.o, 4, false)
+			b := m.access(r[in.src&15]+in.o, 4, false)
 			if b == nil {
 				return fault(pc, ErrMemAccess)
 			}
-			r[in.dst] = uint64(int64(int32(binary.LittleEndian.Uint32(b))))
+			r[in.dst&15] = uint64(int64(int32(binary.LittleEndian.Uint32(b))))
 		case opStB, opStxB:
 			v := in.k
 			if in.op == opStxB {
-				v = r[in.src]
+				v = r[in.src&15]
 			}
-			b := m.access(r[in.dst]+in.o, 1, true)
+			b := m.access(r[in.dst&15]+in.o, 1, true)
 			if b == nil {
 				return fault(pc, ErrMemAccess)
 			}
@@ -525,9 +525,9 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 		case opStH, opStxH:
 			v := in.k
 			if in.op == opStxH {
-				v = r[in.src]
+				v = r[in.src&15]
 			}
-			b := m.access(r[in.dst]+in.o, 2, true)
+			b := m.access(r[in.dst&15]+in.o, 2, true)
 			if b == nil {
 				return fault(pc, ErrMemAccess)
 			}
@@ -535,9 +535,9 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 		case opStW, opStxW:
 			v := in.k
 			if in.op == opStxW {
-				v = r[in.src]
+				v = r[in.src&15]
 			}
-			b := m.access(r[in.dst]+in.o, 4, true)
+			b := m.access(r[in.dst&15]+in.o, 4, true)
 			if b == nil {
 				return fault(pc, ErrMemAccess)
 			}
@@ -545,35 +545,35 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 		case opStDW, opStxDW:
 			v := in.k
 			if in.op == opStxDW {
-				v = r[in.src]
+				v = r[in.src&15]
 			}
-			b := m.access(r[in.dst]+in.o, 8, true)
+			b := m.access(r[in.dst&15]+in.o, 8, true)
 			if b == nil {
 				return fault(pc, ErrMemAccess)
 			}
 			binary.LittleEndian.PutUint64(b, v)
 		case opAtomic32:
-			b := m.access(r[in.dst]+in.o, 4, true)
+			b := m.access(r[in.dst&15]+in.o, 4, true)
 			if b == nil || uintptr(unsafe.Pointer(&b[0]))%4 != 0 {
 				return fault(pc, ErrMemAccess)
 			}
 			atomic32(in, (*uint32)(unsafe.Pointer(&b[0])), &r)
 		case opAtomic64:
-			b := m.access(r[in.dst]+in.o, 8, true)
+			b := m.access(r[in.dst&15]+in.o, 8, true)
 			if b == nil || uintptr(unsafe.Pointer(&b[0]))%8 != 0 {
 				return fault(pc, ErrMemAccess)
 			}
 			atomic64(in, (*uint64)(unsafe.Pointer(&b[0])), &r)
 		case opCtxLd:
-			r[in.dst] = m.ctxLoad(&p.ctxs[in.aux])
+			r[in.dst&15] = m.ctxLoad(&p.ctxs[in.aux])
 		case opCtxSt:
-			m.ctxStore(&p.ctxs[in.aux], r[in.src])
+			m.ctxStore(&p.ctxs[in.aux], r[in.src&15])
 		case opCtxStK:
 			m.ctxStore(&p.ctxs[in.aux], in.k)
 		case opLdAbsB, opLdAbsH, opLdAbsW, opLdIndB, opLdIndH, opLdIndW:
 			off := int32(in.k)
 			if in.op >= opLdIndB {
-				off = int32(uint32(r[in.src]) + uint32(in.k))
+				off = int32(uint32(r[in.src&15]) + uint32(in.k))
 			}
 			v, ok := m.ldAbs(off, in.op)
 			if ok {
@@ -602,8 +602,8 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 				m.RefreshPacket()
 			}
 		case opCallx:
-			h, ok := p.helpersByID[int32(r[in.dst])]
-			if !ok || r[in.dst] > 0x7fffffff {
+			h, ok := p.helpersByID[int32(r[in.dst&15])]
+			if !ok || r[in.dst&15] > 0x7fffffff {
 				return fault(pc, ErrBadCall)
 			}
 			m.args = [5]uint64{r[1], r[2], r[3], r[4], r[5]}
@@ -647,8 +647,8 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 }
 
 // atomic32 performs a 32-bit BPF_ATOMIC operation on *p.
-func atomic32(in *inst, p *uint32, r *[uapi.MAX_BPF_REG]uint64) {
-	v := uint32(r[in.src])
+func atomic32(in *inst, p *uint32, r *[16]uint64) {
+	v := uint32(r[in.src&15])
 	var old uint32
 	switch in.aux &^ uapi.BPF_FETCH {
 	case uapi.BPF_ADD:
@@ -678,13 +678,13 @@ func atomic32(in *inst, p *uint32, r *[uapi.MAX_BPF_REG]uint64) {
 		return
 	}
 	if in.aux&uapi.BPF_FETCH != 0 {
-		r[in.src] = uint64(old)
+		r[in.src&15] = uint64(old)
 	}
 }
 
 // atomic64 performs a 64-bit BPF_ATOMIC operation on *p.
-func atomic64(in *inst, p *uint64, r *[uapi.MAX_BPF_REG]uint64) {
-	v := r[in.src]
+func atomic64(in *inst, p *uint64, r *[16]uint64) {
+	v := r[in.src&15]
 	var old uint64
 	switch in.aux &^ uapi.BPF_FETCH {
 	case uapi.BPF_ADD:
@@ -714,7 +714,7 @@ func atomic64(in *inst, p *uint64, r *[uapi.MAX_BPF_REG]uint64) {
 		return
 	}
 	if in.aux&uapi.BPF_FETCH != 0 {
-		r[in.src] = old
+		r[in.src&15] = old
 	}
 }
 
