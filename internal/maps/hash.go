@@ -153,7 +153,7 @@ func newHash(info Info, inner *Spec, opts Options) (Map, error) {
 	if nb > (1<<32-1)/bucketSize {
 		return nil, errf("create", syscall.E2BIG, "%d buckets too many", nb)
 	}
-	s.MaxEntries = uint32(max)
+	h.info.Spec.MaxEntries = uint32(max)
 	h.max = uint32(max)
 	h.mask = uint32(nb - 1)
 	perElem := uint64(h.ks8) + uint64(h.valBytes()) + 96
