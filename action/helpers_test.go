@@ -3,8 +3,8 @@ package action
 import (
 	"net"
 	"sync"
-	"syscall"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/gopacket/gopacket"
