@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,9 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
+	"github.com/clsbpf/clsbpf/classifier/packet"
 	"github.com/clsbpf/clsbpf/handle"
 	"github.com/clsbpf/clsbpf/internal/kerneltest"
 )
@@ -95,3 +100,124 @@ func TestKernelHTB(t *testing.T) {
 	assert.Equal(t, fmt.Sprint(wantClasses), fmt.Sprint(got), "per-class [packets bytes]: clsbpf, then the kernel")
 	t.Logf("%d frames of the sample classified by the kernel's cls_bpf under HTB, %d classes compared", sent, len(got))
 }
+
+// TestKernelIngress installs the default filter specs with the real tc at
+// clsact ingress of a veth whose address is the command's device address,
+// sends the sample capture in from the peer, and compares, frame by frame,
+// the tc_index the kernel leaves (the minor of the class the filters chose,
+// as sch_handle_ingress sets it for TC_ACT_OK) with the command's result
+// on the ingress hook. An eBPF socket filter on AF_PACKET sockets bound to
+// each protocol, which run after tc ingress, reads tc_index.
+func TestKernelIngress(t *testing.T) {
+	if _, err := exec.LookPath("tc"); err != nil {
+		kerneltest.Skip(t, "iproute2 tc not installed")
+	}
+	ns := kerneltest.NewNetNS(t)
+	for _, dev := range []string{"all", "default"} {
+		ns.MustRun(t, "sysctl", "-qw", "net.ipv6.conf."+dev+".disable_ipv6=1")
+	}
+	mac := fmt.Sprintf("%x:%x:%x:%x:%x:%x", ethDevice.Addr[0], ethDevice.Addr[1], ethDevice.Addr[2], ethDevice.Addr[3], ethDevice.Addr[4], ethDevice.Addr[5])
+	ns.MustRun(t, "ip", "link", "add", "in0", "address", mac, "type", "veth", "peer", "name", "in1")
+	ns.MustRun(t, "ip", "link", "set", "in0", "up")
+	ns.MustRun(t, "ip", "link", "set", "in1", "up")
+	ns.MustRun(t, "tc", "qdisc", "add", "dev", "in0", "clsact")
+	for _, d := range defaultFilters {
+		words, err := tokenize(d.spec)
+		require.NoError(t, err)
+		ns.MustRun(t, "tc", append([]string{"filter", "add", "dev", "in0", "ingress"}, words...)...)
+	}
+	in0 := int(ns.Ifindex(t, "in0"))
+
+	var m *ebpf.Map
+	require.NoError(t, ns.Do(func() error {
+		var err error
+		m, err = ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1})
+		if err != nil {
+			return err
+		}
+		prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+			Type:    ebpf.SocketFilter,
+			License: "GPL",
+			Instructions: asm.Instructions{
+				asm.Mov.Reg(asm.R6, asm.R1),               // r6 = skb
+				asm.StoreImm(asm.RFP, -4, 0, asm.Word),    // key = 0
+				asm.LoadMapPtr(asm.R1, m.FD()),            // r1 = map
+				asm.Mov.Reg(asm.R2, asm.RFP),              // r2 = fp
+				asm.Add.Imm(asm.R2, -4),                   // r2 = &key
+				asm.FnMapLookupElem.Call(),                // r0 = lookup
+				asm.JEq.Imm(asm.R0, 0, "out"),             // if !r0 goto out
+				asm.LoadMem(asm.R1, asm.R0, 0, asm.Word),  // r1 = count
+				asm.Add.Imm(asm.R1, 1),                    // r1++
+				asm.StoreMem(asm.R0, 0, asm.R1, asm.Word), // count = r1
+				asm.LoadMem(asm.R1, asm.R6, 44, asm.Word), // r1 = skb->tc_index
+				asm.StoreMem(asm.R0, 4, asm.R1, asm.Word), // value[1] = r1
+				asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),  // r0 = 0: queue nothing
+				asm.Return(),                              // exit
+			},
+		})
+		if err != nil {
+			return err
+		}
+		defer prog.Close()
+		// Bound to one protocol, a packet socket is a protocol handler
+		// (ptype_base): it runs after tc ingress.
+		for _, proto := range []uint16{unix.ETH_P_IP, unix.ETH_P_IPV6, unix.ETH_P_ARP, unix.ETH_P_802_2} {
+			fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(proto)))
+			if err != nil {
+				return err
+			}
+			t.Cleanup(func() { unix.Close(fd) })
+			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ATTACH_BPF, prog.FD()); err != nil {
+				return fmt.Errorf("SO_ATTACH_BPF: %w", err)
+			}
+			if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(proto), Ifindex: in0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	t.Cleanup(func() { m.Close() })
+	read := func() (count, tcIndex uint32) {
+		var v [8]byte
+		require.NoError(t, m.Lookup(uint32(0), &v))
+		return binary.NativeEndian.Uint32(v[:]), binary.NativeEndian.Uint32(v[4:])
+	}
+
+	specs, sources, err := loadSpecs(options{}, nil)
+	require.NoError(t, err)
+	blk, err := buildBlock(specs, sources, false)
+	require.NoError(t, err)
+	sock := ns.PacketSocket(t, "in1")
+	c, err := openCapture(sampleCapture)
+	require.NoError(t, err)
+	pkt := packet.New(1514)
+	runs := uint32(0)
+	compared := 0
+	for {
+		frame, _, _, err := c.read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		require.NoError(t, pkt.Receive(frame, ethDevice))
+		res, _ := blk.classify(pkt)
+		require.True(t, res.Decided(), "frame %d: the catch-all decides every frame", c.n)
+
+		require.NoError(t, sock.Send(frame, 0), "frame %d", c.n)
+		runs++
+		deadline := time.Now().Add(5 * time.Second)
+		n, tcIndex := read()
+		for n < runs && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+			n, tcIndex = read()
+		}
+		require.Equal(t, runs, n, "frame %d reached the protocol handlers once", c.n)
+		assert.Equal(t, uint32(res.ClassID.Minor()), tcIndex, "frame %d: tc_index, clsbpf then the kernel", c.n)
+		compared++
+	}
+	t.Logf("%d frames of the sample classified at clsact ingress, tc_index compared", compared)
+}
+
+// htons swaps to network order on the little-endian hosts the kernel tests
+// run on, as internal/kerneltest does.
+func htons(v uint16) uint16 { return v>>8 | v<<8 }
