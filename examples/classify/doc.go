@@ -72,6 +72,7 @@
 // (tcf_classify, tcf_auto_prio, tc_new_tfilter); classification
 // net/sched/cls_bpf.c; gact net/sched/act_gact.c; the option syntax
 // iproute2's tc/tc_filter.c, tc/f_bpf.c and tc/m_gact.c. The tests feed the
-// default specs to the real tc under HTB and compare the kernel's per-class
-// counters with the report.
+// default specs to the real tc and compare the kernel's results with the
+// report: frame by frame at clsact ingress (the tc_index each frame gets)
+// and class by class under HTB at egress.
 package main
