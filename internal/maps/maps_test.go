@@ -149,7 +149,7 @@ func TestProgramSide(t *testing.T) {
 		{"lru_hash", Spec{Type: BPF_MAP_TYPE_LRU_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 2}, 1, []step{
 			{op: "update", key: k32(1), value: v64(1)},
 			{op: "update", key: k32(2), value: v64(2)},
-			{op: "lookup", key: k32(1), want: v64(1)}, // referenced: survives
+			{op: "lookup", key: k32(1), want: v64(1)},  // referenced: survives
 			{op: "update", key: k32(3), value: v64(3)}, // never E2BIG: evicts 2
 			{op: "lookup", key: k32(2)},
 			{op: "lookup", key: k32(1), want: v64(1)},
