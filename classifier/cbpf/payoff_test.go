@@ -137,6 +137,8 @@ var poffCases = []runCase{
 	poffCase("ipip", 74, ethFrame(300, 0x0800, ipv4(4, 5, 0), ipv4(6, 5, 0), tcpHdr(5))),
 	poffCase("ipip_header_limit", 334, ethFrame(400, 0x0800, append(repeatBytes(17, ipv4(4, 5, 0)), tcpHdr(5)...))),
 	poffCase("cfm", 14, ethFrame(300, 0x8902)),
+	poffCase("ptp", 48, ethFrame(300, 0x88f7)),
+	poffCase("ptp_short", 0, ethFrame(14+33, 0x88f7)),
 	poffCase("hsr_not_followed", 0, ethFrame(300, 0x892f, ipv4(6, 5, 0))),
 	poffCase("ipv6_in_ipv4", 82, ethFrame(300, 0x0800, ipv4(41, 5, 0), ipv6(17), udpHdr())),
 	poffCase("ipv4_in_ipv6", 82, ethFrame(300, 0x86dd, ipv6(4), ipv4(17, 5, 0), udpHdr())),

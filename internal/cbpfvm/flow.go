@@ -29,6 +29,8 @@ const (
 	ethFCoE     = 0x8906
 	ethBatman   = 0x4305
 	ethCFM      = 0x8902
+	ethPTP      = 0x88F7 // ETH_P_1588
+	ptpHdrLen   = 34     // struct ptp_header
 	ipHop       = 0
 	ipICMP      = 1
 	ipIGMP      = 2
@@ -198,6 +200,13 @@ protoAgain:
 			return finish()
 		}
 		nhoff += fcoeHdrLen
+		good = true
+		return finish()
+	case ethPTP:
+		if d.at(nhoff, ptpHdrLen) == nil {
+			return finish()
+		}
+		nhoff += ptpHdrLen
 		good = true
 		return finish()
 	case ethARP, ethRARP, ethCFM:
