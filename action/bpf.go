@@ -253,5 +253,5 @@ func (b *bpfAction) format(w *strings.Builder, bind, ref int32, stats bool) {
 		fmt.Fprintf(w, "tag %x ", p.ebpf.Tag)
 	}
 	fmt.Fprintf(w, "default-action %s\n", ctrlString(b.Verdict()))
-	formatGen(w, &b.Common, bind, ref, stats, "\t index ")
+	formatGen(w, &b.Common, bind, ref, stats, "\t ")
 }

@@ -466,5 +466,5 @@ func (c *csumAction) format(w *strings.Builder, bind, ref int32, stats bool) {
 		list = "?empty"
 	}
 	fmt.Fprintf(w, "csum (%s) action %s\n", list, ctrlString(c.Verdict()))
-	formatGen(w, &c.Common, bind, ref, stats, "\tindex ")
+	formatGen(w, &c.Common, bind, ref, stats, "\t")
 }

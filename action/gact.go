@@ -189,5 +189,5 @@ func (g *gactAction) format(w *strings.Builder, bind, ref int32, stats bool) {
 		p = &gactProb{}
 	}
 	fmt.Fprintf(w, "\t random type %s %s val %d\n", p.ptype, ctrlString(p.paction), p.pval)
-	formatGen(w, &g.Common, bind, ref, stats, "\t index ")
+	formatGen(w, &g.Common, bind, ref, stats, "\t ")
 }

@@ -374,5 +374,5 @@ func (m *mirredAction) format(w *strings.Builder, bind, ref int32, stats bool) {
 		fmt.Fprintf(w, " to device %s)", name)
 	}
 	fmt.Fprintf(w, " %s\n", ctrlString(m.Verdict()))
-	formatGen(w, &m.Common, bind, ref, stats, "\tindex ")
+	formatGen(w, &m.Common, bind, ref, stats, "\t")
 }

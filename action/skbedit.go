@@ -351,7 +351,7 @@ func (s *skbeditAction) format(w *strings.Builder, bind, ref int32, stats bool) 
 		w.WriteString(" inheritdsfield")
 	}
 	fmt.Fprintf(w, " %s\n", ctrlString(s.Verdict()))
-	formatGen(w, &s.Common, bind, ref, stats, "\t index ")
+	formatGen(w, &s.Common, bind, ref, stats, "\t ")
 }
 
 // classidString is iproute2's sprint_tc_classid.

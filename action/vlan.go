@@ -401,5 +401,5 @@ func (v *vlanAction) format(w *strings.Builder, bind, ref int32, stats bool) {
 		fmt.Fprintf(w, " dst_mac %s src_mac %s", net.HardwareAddr(p.dst[:]), net.HardwareAddr(p.src[:]))
 	}
 	fmt.Fprintf(w, " %s\n", ctrlString(v.Verdict()))
-	formatGen(w, &v.Common, bind, ref, stats, "\t index ")
+	formatGen(w, &v.Common, bind, ref, stats, "\t ")
 }
