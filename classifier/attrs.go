@@ -85,5 +85,6 @@ func (c *Chain) Dump(h uint32) ([]byte, error) {
 	if !ok {
 		return nil, &Error{Op: "get", Msg: "no filter with handle " + hexs(h), Extack: extackHandleNotFound, Errno: syscall.ENOENT}
 	}
+	c.updateStats(f)
 	return f.AppendOptions(nil)
 }
