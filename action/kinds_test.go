@@ -123,7 +123,9 @@ func TestValidation(t *testing.T) {
 	}
 	u32 := func(t uint16, v uint32) []byte { return nlattr.AppendUint32(nil, t, v) }
 	u16 := func(t uint16, v uint16) []byte { return nlattr.AppendUint16(nil, t, v) }
-	u64 := func(t uint16, v uint64) []byte { return nlattr.Append(nil, t, binary.LittleEndian.AppendUint64(nil, v)) }
+	u64 := func(t uint16, v uint64) []byte {
+		return nlattr.Append(nil, t, binary.LittleEndian.AppendUint64(nil, v))
+	}
 	cat := func(bs ...[]byte) []byte {
 		var out []byte
 		for _, b := range bs {
@@ -488,10 +490,10 @@ func TestBpfAction(t *testing.T) {
 		tbl := NewTable(Config{})
 		// ldh [12]; jeq #0x800, pass, drop
 		c, _ := one(t, tbl, &Bpf{Ops: []bpf.RawInstruction{
-			{Op: 0x28, K: 12},                 // ldh [12]
+			{Op: 0x28, K: 12},                  // ldh [12]
 			{Op: 0x15, Jt: 0, Jf: 1, K: 0x800}, // jeq #0x800, 0, 1
-			{Op: 0x06, K: 0},                  // ret #0 (OK)
-			{Op: 0x06, K: 2},                  // ret #2 (SHOT)
+			{Op: 0x06, K: 0},                   // ret #0 (OK)
+			{Op: 0x06, K: 2},                   // ret #2 (SHOT)
 		}}, FilterContext{})
 		var res Result
 		assert.Equal(t, OK, c.Run(egressPacket(t, udpFrame(t, 4)), &res))
