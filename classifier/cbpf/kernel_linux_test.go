@@ -658,3 +658,39 @@ func trace(prog []bpf.RawInstruction, pkt *packet.Packet) string {
 	fmt.Fprintf(&b, "result %#x\n", res)
 	return b.String()
 }
+
+// TestKernelCheckSpace sweeps the checker's per-instruction rules against
+// the kernel's: every 16-bit opcode with the constants each rule turns on,
+// first in a program and as its last instruction, and every LD ABS offset
+// from just below the ancillary area to -1 at every size.
+func TestKernelCheckSpace(t *testing.T) {
+	u := kerneltest.NewUnixPair(t)
+	n, bad := 0, 0
+	try := func(prog []bpf.RawInstruction) {
+		n++
+		kerr := u.Attach(prog)
+		ours := Check(prog)
+		if kerr != nil && !errors.Is(kerr, syscall.EINVAL) {
+			t.Fatalf("kernel refused %s with %v, not EINVAL", FormatBytecode(prog), kerr)
+		}
+		if (kerr == nil) != (ours == nil) {
+			bad++
+			if bad <= 20 {
+				t.Errorf("%s: kernel %v, Check %v", FormatBytecode(prog), kerr, ours)
+			}
+		}
+	}
+	for code := range 0x10000 {
+		for _, kv := range []uint32{0, 16, 32, 0xffffffff} {
+			try([]bpf.RawInstruction{{Op: uint16(code), K: kv}, stmt(ret|a, 0)})
+		}
+		try([]bpf.RawInstruction{{Op: uint16(code), Jt: 1, Jf: 0, K: 1}, stmt(ret|k, 0), stmt(ret|a, 0)})
+		try([]bpf.RawInstruction{{Op: uint16(code), K: 1}})
+	}
+	for kv := adOff - 4; kv != 0; kv++ {
+		for _, sz := range []uint16{w, h, b} {
+			try([]bpf.RawInstruction{stmt(ld|sz|abs, kv), stmt(ret|a, 0)})
+		}
+	}
+	t.Logf("%d programs, %d disagreements with the kernel's checker", n, bad)
+}
