@@ -41,8 +41,9 @@ type installed struct {
 }
 
 // add installs a filter as `tc filter add` does: a filter without a
-// preference gets one below the lowest in use (tc's tcf_auto_prio, starting
-// at 49152), so the filter added last is tried first; a preference already
+// preference gets one below the lowest preference above 32768 in use, or
+// 49152 when there is none (tc_new_tfilter and tcf_auto_prio), so among
+// such filters the one added last is tried first; a preference already
 // in use must come with the same protocol (or protocol 0, which joins it,
 // while protocol 0 cannot start a new preference: tcf_chain_tp_find and
 // tc_new_tfilter); within one preference the chain puts the newest filter
@@ -50,12 +51,18 @@ type installed struct {
 func (b *block) add(fs filterSpec) (*installed, error) {
 	pref := fs.pref
 	if pref == 0 {
+		// tc_new_tfilter looks for the place of preference 0x8000 and
+		// tcf_auto_prio takes one below the classifier found there, or
+		// 0xC000 when there is none; finding 0x8000 itself is EINVAL.
 		pref = 0xC000
-		if len(b.tps) > 0 {
-			if b.tps[0].pref == 1 {
-				return nil, fmt.Errorf("no automatic preference below 1 left: %w", syscall.ENOSPC)
+		for _, tp := range b.tps {
+			if tp.pref == 0x8000 {
+				return nil, fmt.Errorf("automatic preference: pref 32768 is in use: %w", syscall.EINVAL)
 			}
-			pref = b.tps[0].pref - 1
+			if tp.pref > 0x8000 {
+				pref = tp.pref - 1
+				break
+			}
 		}
 	}
 	i, found := slices.BinarySearchFunc(b.tps, pref, func(t *proto, p uint16) int { return int(t.pref) - int(p) })

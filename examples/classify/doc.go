@@ -35,8 +35,9 @@
 // Each preference and protocol is one classifier.Chain (one cls_bpf
 // instance, the kernel's tcf_proto). Filters run by preference, and within
 // a preference newest first, exactly as tc runs them; a filter without
-// pref gets tc's automatic one, below every preference in use, so it runs
-// first. The first filter that decides wins. In classid mode (no "da") a
+// pref gets tc's automatic one: 49152, or one below the lowest preference
+// above 32768 in use, so among such filters the newest runs first. The
+// first filter that decides wins. In classid mode (no "da") a
 // program's return value 0 is no match, -1 selects the filter's classid
 // and any other value is the classid itself (so unchanged tcpdump bytecode,
 // which returns 262144, selects class 4:), and the filter's gact actions,

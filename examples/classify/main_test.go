@@ -175,11 +175,11 @@ func TestUserFilters(t *testing.T) {
 	opts := options{
 		filtersFile: "filters.txt",
 		filters: stringList{
-			// Automatic preferences: one below the lowest in use (10
-			// from the file, so 9, then 8), so each is tried before
-			// everything added earlier. tcpdump -ddd -y EN10MB -s 65537
-			// icmp: the snap length is the match return, here classid
-			// 1:1 itself, whatever classid the filter names.
+			// Automatic preferences: 49152, then 49151 (one below the
+			// lowest above 32768), tried after the file's. tcpdump -ddd
+			// -y EN10MB -s 65537 icmp: the snap length is the match
+			// return, here classid 1:1 itself, whatever classid the
+			// filter names.
 			`bytecode "6,40 0 0 12,21 0 3 2048,48 0 0 23,21 0 1 1,6 0 0 65537,6 0 0 0" classid 1:ff`,
 			`protocol 802.1Q bytecode "1,6 0 0 4294967295" classid 1:100`,
 			// Direct action: the return value is the verdict (2: drop).
@@ -307,10 +307,10 @@ func TestBlockErrors(t *testing.T) {
 			errno: syscall.EEXIST,
 		},
 		{
-			name:  "no_automatic_pref_left",
-			specs: []string{`pref 1 bc "1,6 0 0 0"`, `bc "1,6 0 0 0"`},
-			msg:   "filter 2: refused: no automatic preference below 1 left",
-			errno: syscall.ENOSPC,
+			name:  "automatic_pref_finds_32768",
+			specs: []string{`pref 32768 bc "1,6 0 0 0"`, `bc "1,6 0 0 0"`},
+			msg:   "filter 2: refused: automatic preference: pref 32768 is in use",
+			errno: syscall.EINVAL,
 		},
 	}
 	for _, tt := range tests {
@@ -319,6 +319,41 @@ func TestBlockErrors(t *testing.T) {
 			require.Error(t, err)
 			assert.ErrorIs(t, err, tt.errno)
 			assert.Contains(t, err.Error(), tt.msg)
+		})
+	}
+}
+
+// TestAutomaticPreference: tc_new_tfilter gives a filter without pref one
+// below the lowest preference above 32768, or 49152.
+func TestAutomaticPreference(t *testing.T) {
+	tests := []struct {
+		name  string
+		specs []string
+		want  []uint16 // preferences in show order
+	}{
+		{"first", []string{`bc "1,6 0 0 0"`}, []uint16{49152}},
+		{"second_below_first", []string{`bc "1,6 0 0 0"`, `bc "1,6 0 0 0"`}, []uint16{49151, 49152}},
+		{"low_prefs_ignored", []string{`pref 1 bc "1,6 0 0 0"`, `pref 32767 bc "1,6 0 0 0"`, `bc "1,6 0 0 0"`}, []uint16{1, 32767, 49152}},
+		{"below_first_above_32768", []string{`pref 40000 bc "1,6 0 0 0"`, `pref 60000 bc "1,6 0 0 0"`, `bc "1,6 0 0 0"`}, []uint16{39999, 40000, 60000}},
+		{"down_to_32769", []string{`pref 32769 bc "1,6 0 0 0"`, `bc "1,6 0 0 0"`}, []uint16{32768, 32769}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var specs []filterSpec
+			var sources []string
+			for i, text := range tt.specs {
+				fs, err := parseSpec("f", text, nil)
+				require.NoError(t, err)
+				specs = append(specs, fs)
+				sources = append(sources, fmt.Sprint(i))
+			}
+			blk, err := buildBlock(specs, sources, false)
+			require.NoError(t, err)
+			var got []uint16
+			for _, f := range blk.filters() {
+				got = append(got, f.pref)
+			}
+			assert.Equal(t, tt.want, got)
 		})
 	}
 }
