@@ -100,14 +100,11 @@ func loadSpecs(opts options, readFile func(string) ([]byte, error)) ([]filterSpe
 		if err != nil {
 			return nil, nil, fmt.Errorf("read filters: %w", err)
 		}
-		fs, err := parseSpecFile(opts.filtersFile, data, readFile)
+		fs, srcs, err := parseSpecFile(opts.filtersFile, data, readFile)
 		if err != nil {
 			return nil, nil, err
 		}
-		for i := range fs {
-			specs = append(specs, fs[i])
-			sources = append(sources, fmt.Sprintf("%s filter %d", opts.filtersFile, i+1))
-		}
+		specs, sources = append(specs, fs...), append(sources, srcs...)
 	}
 	for i, text := range opts.filters {
 		src := fmt.Sprintf("filter %d", i+1)

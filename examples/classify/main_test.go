@@ -366,6 +366,7 @@ func TestFilterFileErrors(t *testing.T) {
 	}{
 		{"empty", "# nothing\n\n", "f.txt: no filter specs in file"},
 		{"bad_line", "# ok\npref 1 bc \"1,6 0 0 0\"\n\npref 2 bogus\n", `f.txt:4: token 3 "bogus": unknown option`},
+		{"refused_line", "# ok\npref 1 bc \"1,6 0 0 0\"\n\npref 2 bc \"1,40 0 0 12\"\n", `f.txt:4: refused: cbpf: check: `},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -304,9 +304,10 @@ func abbreviate(s string) string {
 
 // parseSpecFile reads one filter spec per line. Blank lines and lines
 // starting with # are skipped; the text of the comment lines right before a
-// spec becomes its description.
-func parseSpecFile(name string, data []byte, readFile func(string) ([]byte, error)) ([]filterSpec, error) {
+// spec becomes its description. It returns each spec's source, "FILE:LINE".
+func parseSpecFile(name string, data []byte, readFile func(string) ([]byte, error)) ([]filterSpec, []string, error) {
 	var specs []filterSpec
+	var sources []string
 	var desc []string
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
@@ -322,21 +323,23 @@ func parseSpecFile(name string, data []byte, readFile func(string) ([]byte, erro
 			desc = append(desc, strings.TrimSpace(strings.TrimPrefix(t, "#")))
 			continue
 		}
-		fs, err := parseSpec(name+":"+strconv.Itoa(line), t, readFile)
+		src := name + ":" + strconv.Itoa(line)
+		fs, err := parseSpec(src, t, readFile)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		fs.desc = strings.Join(desc, " ")
 		desc = desc[:0]
 		specs = append(specs, fs)
+		sources = append(sources, src)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
+		return nil, nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	if len(specs) == 0 {
-		return nil, &SpecError{Source: name, Msg: "no filter specs in file"}
+		return nil, nil, &SpecError{Source: name, Msg: "no filter specs in file"}
 	}
-	return specs, nil
+	return specs, sources, nil
 }
 
 // osReadFile reads bytecode files and filter files from the file system.
