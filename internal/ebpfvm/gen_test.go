@@ -79,12 +79,16 @@ func newProgGen(seed uint64) *progGen {
 // genCtx says where a block is generated.
 type genCtx struct {
 	sub    bool // inside a subprogram: scalars in R0..R5, no context
+	argPtr bool // in a subprogram, R1 points to 8 bytes of the caller's stack
+	level  int  // call nesting of the subprogram
 	inLoop bool // R9 is the loop counter
 	depth  int  // nesting of conditional blocks
 }
 
 func (c genCtx) scalars() []uint8 {
 	switch {
+	case c.sub && c.argPtr:
+		return []uint8{0, 2, 3, 4, 5}
 	case c.sub:
 		return []uint8{0, 1, 2, 3, 4, 5}
 	case c.inLoop:
@@ -192,8 +196,11 @@ func (g *progGen) block(c genCtx) []I {
 				return g.loop(c)
 			}
 		case k < 94:
-			if !c.sub && len(g.subs) < 4 {
+			if len(g.subs) < 5 && c.level < 3 && !c.argPtr {
 				return g.call(c)
+			}
+			if c.argPtr {
+				return g.argMem(c)
 			}
 		case k < 97:
 			if c.depth < 3 && !c.inLoop {
@@ -469,7 +476,8 @@ func (g *progGen) loop(c genCtx) []I {
 	return append(p, jmpK(uapi.BPF_JMP, uapi.BPF_JNE, rCnt, 0, int16(-(len(body)+2))))
 }
 
-// call passes scalars in R1..R5 to a new subprogram.
+// call passes scalars in R1..R5 (or, in R1, a pointer to one of the
+// caller's initialised stack slots) to a new subprogram.
 func (g *progGen) call(c genCtx) []I {
 	var p []I
 	regs := c.scalars()
@@ -480,9 +488,13 @@ func (g *progGen) call(c genCtx) []I {
 			p = append(p, mov64X(r, g.pick(regs)))
 		}
 	}
+	sc := genCtx{sub: true, level: c.level + 1}
+	if g.r.IntN(3) == 0 {
+		sc.argPtr = true
+		p = append(p, mov64X(1, 10), aluK(uapi.BPF_ALU64, uapi.BPF_ADD, 1, int32(-8*(1+g.r.IntN(g.stackN)))))
+	}
 	idx := len(g.subs)
 	g.subs = append(g.subs, nil) // reserve the index
-	sc := genCtx{sub: true}
 	sub := []I{mov64K(0, g.imm())}
 	sub = append(sub, g.stackInit()...)
 	for range 1 + g.r.IntN(6) {
@@ -494,7 +506,24 @@ func (g *progGen) call(c genCtx) []I {
 	for _, r := range []uint8{2, 3, 4, 5} {
 		p = append(p, mov64K(r, g.imm()))
 	}
+	if c.sub && !c.argPtr {
+		p = append(p, mov64K(1, g.imm()))
+	}
 	return p
+}
+
+// argMem reads or writes the caller's stack slot R1 points to.
+func (g *progGen) argMem(c genCtx) []I {
+	size := []uint8{uapi.BPF_B, uapi.BPF_H, uapi.BPF_W, uapi.BPF_DW}[g.r.IntN(4)]
+	n := map[uint8]int{uapi.BPF_B: 1, uapi.BPF_H: 2, uapi.BPF_W: 4, uapi.BPF_DW: 8}[size]
+	off := int16(n * g.r.IntN(8/n))
+	switch g.r.IntN(3) {
+	case 0:
+		return []I{stx(size, 1, g.pick(c.scalars()), off)}
+	case 1:
+		return []I{st(size, 1, off, g.imm())}
+	}
+	return []I{ldx(size, g.pick(c.scalars()), 1, off)}
 }
 
 // listing prints a program one instruction per line.

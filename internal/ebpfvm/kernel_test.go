@@ -33,19 +33,26 @@ func TestKernelDifferential(t *testing.T) {
 		n = 1000
 	}
 	t.Logf("seed %d (rerun with -ebpf.seed=%d), %d programs", seed, seed, n)
-	var kernelRejects, runs, fellOff int
+	var kernelRejects, transient, runs, fellOff int
 	for i := range n {
 		g := newProgGen(seed + uint64(i))
 		prog := g.program()
 		code := ebpfvm.Encode(prog)
 		kp, err := kerneltest.LoadSchedCLS(code)
 		if err != nil {
-			kernelRejects++
-			if kernelRejects <= 3 {
-				_, lerr := kerneltest.LoadSchedCLSLog(code)
-				t.Logf("kernel rejected generated program (seed %d):\n%s\n%v", seed+uint64(i), listing(prog), lerr)
+			// Retry once with the log: a transient refusal (EAGAIN, a
+			// memlock hiccup while other tests load programs) is not a
+			// generator bug.
+			var lerr error
+			kp, lerr = kerneltest.LoadSchedCLSLog(code)
+			if lerr != nil {
+				kernelRejects++
+				if kernelRejects <= 3 {
+					t.Logf("kernel rejected generated program (seed %d): %v\n%s\n%v", seed+uint64(i), err, listing(prog), lerr)
+				}
+				continue
 			}
-			continue
+			transient++
 		}
 		vp, err := ebpfvm.Load(prog, ebpfvm.Options{})
 		if err != nil {
@@ -54,7 +61,7 @@ func TestKernelDifferential(t *testing.T) {
 		}
 		m := vp.NewMachine()
 		var pkt packet.Packet
-		for _, frame := range g.frames(3) {
+		for _, frame := range g.frames(4) {
 			kres, err := kp.Run(frame)
 			require.NoError(t, err, "BPF_PROG_TEST_RUN")
 			require.NoError(t, pkt.SetFrame(frame))
@@ -86,7 +93,7 @@ func TestKernelDifferential(t *testing.T) {
 		}
 		kp.Close()
 	}
-	t.Logf("%d programs, %d kernel rejections, %d runs compared (%d returned 0)", n, kernelRejects, runs, fellOff)
+	t.Logf("%d programs, %d kernel rejections, %d transient load failures, %d runs compared (%d returned 0)", n, kernelRejects, transient, runs, fellOff)
 	require.LessOrEqual(t, kernelRejects*100, n, "the generator must make programs the kernel accepts (at most 1%% rejected)")
 	require.GreaterOrEqual(t, n-kernelRejects, n*99/100)
 }

@@ -691,9 +691,9 @@ func (v *verifier) memAccess(i int, s *vstate, base uint8, off int32, size uint3
 					return reg{k: k}, nil
 				}
 			}
-		} else if check {
-			v.depth[v.subOf[i]] = frameSize
 		}
+		// An unknown offset may point into a caller's frame: it adds
+		// nothing to this frame's depth (the run-time check bounds it).
 		return reg{k: kScalar}, nil
 	case kPkt, kPktMeta:
 		if atomic && check {
@@ -894,6 +894,12 @@ func (v *verifier) stepJump(i int, in Instruction, s *vstate, out []vstate, chec
 		sub := v.subOf[i]
 		if sub != 0 {
 			r0 := s.regs[0]
+			if r0.k == kStack {
+				if check {
+					return verr(i, syscall.EINVAL, "cannot return stack pointer to the caller")
+				}
+				r0 = reg{k: kAny}
+			}
 			if !v.retValid[sub] {
 				v.retValid[sub], v.ret[sub] = true, r0
 				v.requeueCalls(int(sub))
@@ -963,8 +969,13 @@ func (v *verifier) stepCall(i int, in Instruction, s *vstate, out []vstate, chec
 			}
 			cs := *s
 			for r := range cs.regs {
-				if r == 0 || r > 5 {
+				switch {
+				case r == 0 || r > 5:
 					cs.regs[r] = reg{k: kNone}
+				case cs.regs[r].k == kStack:
+					// A pointer into the caller's frame: its offset
+					// means nothing relative to the callee's R10.
+					cs.regs[r] = reg{k: kStack}
 				}
 			}
 			cs.regs[uapi.BPF_REG_FP] = reg{k: kStack, known: true}
