@@ -56,3 +56,34 @@ func ExampleDevice_PktType() {
 	// multicast multicast
 	// otherhost otherhost
 }
+
+func ExamplePacket_ReceiveL3() {
+	// An IPv4 header as a TUN device hands it to tc ingress: no MAC header.
+	ipv4 := append([]byte{0x45, 0, 0, 20, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2}, make([]byte, 8)...)
+	tun := packet.Device{Ifindex: 7, Type: packet.ARPHRDNone}
+	var p packet.Packet
+	if err := p.ReceiveL3(ipv4, tun); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("len %d protocol %#04x mac_len %d network at %d ifindex %d\n", p.Len(), p.Protocol, p.MACLen(), p.NetworkOffset(), p.Ifindex)
+	// Output:
+	// len 28 protocol 0x0800 mac_len 0 network at 0 ifindex 7
+}
+
+func ExamplePacket_UntagVLAN() {
+	p := packet.New(len(ethFrame))
+	if err := p.SetFrame(ethFrame); err != nil { // as BPF_PROG_TEST_RUN: the tag stays
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("before: len %d protocol %#04x\n", p.Len(), p.Protocol)
+	if err := p.UntagVLAN(); err != nil { // as the receive path: the tag is offloaded
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("after: len %d protocol %#04x vlan id %d priority %d\n", p.Len(), p.Protocol, p.VLANTCI&0xfff, p.VLANTCI>>13)
+	// Output:
+	// before: len 60 protocol 0x8100
+	// after: len 56 protocol 0x0806 vlan id 10 priority 5
+}
