@@ -10,6 +10,7 @@ import (
 
 	"github.com/clsbpf/clsbpf/classifier/packet"
 	"github.com/clsbpf/clsbpf/internal/cbpfvm"
+	"github.com/clsbpf/clsbpf/internal/uapi"
 )
 
 // Program is a checked classic BPF program ready to run. It is immutable
@@ -76,10 +77,10 @@ func LoadRaw(raw []bpf.RawInstruction, opts ...Option) (*Program, error) {
 	if c.random == nil {
 		return nil, fmt.Errorf("cbpf: load: nil random source: %w", syscall.EINVAL)
 	}
-	insns := toInsns(raw)
-	if r := cbpfvm.Check(insns); r != nil {
-		return nil, newCheckError(raw, r)
+	if err := Check(raw); err != nil {
+		return nil, err
 	}
+	insns := toInsns(raw)
 	return &Program{
 		insns:  insns,
 		fast:   cbpfvm.Compile(insns),
@@ -92,6 +93,9 @@ func LoadRaw(raw []bpf.RawInstruction, opts ...Option) (*Program, error) {
 // naming the first bad instruction and the reason, which wraps
 // syscall.EINVAL.
 func Check(raw []bpf.RawInstruction) error {
+	if len(raw) == 0 || len(raw) > uapi.BPF_MAXINSNS {
+		return &CheckError{Index: -1, Reason: ReasonLength}
+	}
 	if r := cbpfvm.Check(toInsns(raw)); r != nil {
 		return newCheckError(raw, r)
 	}
