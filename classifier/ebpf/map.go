@@ -2,6 +2,7 @@ package ebpf
 
 import (
 	"errors"
+	"sync"
 	"syscall"
 
 	"github.com/clsbpf/clsbpf/internal/maps"
@@ -171,13 +172,29 @@ func (m *Map) keyBytes(op string, key any, buf []byte) ([]byte, error) {
 	return b, nil
 }
 
-// valueBuf returns a buffer for a syscall-side value.
-func (m *Map) valueBuf(buf []byte) []byte {
-	n := m.m.SysValueSize()
-	if n <= len(buf) {
-		return buf[:n]
+// scratch is a reusable buffer for a key and a value: the internal map's
+// methods are called through an interface, so a stack buffer would escape
+// and cost an allocation per call.
+type scratch struct{ b []byte }
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{b: make([]byte, 0, 256)} }}
+
+// getScratch returns a key buffer of key_size and a value buffer of the
+// syscall value size.
+func (m *Map) getScratch() (s *scratch, kb, vb []byte) {
+	s = scratchPool.Get().(*scratch)
+	ks, vs := int(m.spec.KeySize), m.m.SysValueSize()
+	if cap(s.b) < ks+vs {
+		s.b = make([]byte, ks+vs)
 	}
-	return make([]byte, n)
+	s.b = s.b[:ks+vs]
+	return s, s.b[:ks:ks], s.b[ks:]
+}
+
+func putScratch(s *scratch) {
+	if cap(s.b) <= 64<<10 {
+		scratchPool.Put(s)
+	}
 }
 
 // Lookup copies the value of key into valueOut (for per-CPU maps a
@@ -191,14 +208,14 @@ func (m *Map) Lookup(key, valueOut any) error {
 // LookupWithFlags is Lookup with BPF_MAP_LOOKUP_ELEM flags (only
 // UpdateLock is defined, and no value here has a spin lock).
 func (m *Map) LookupWithFlags(key, valueOut any, flags UpdateFlags) error {
-	var kb, vb [64]byte
-	k, err := m.keyBytes("lookup", key, kb[:])
+	sc, kb, vb := m.getScratch()
+	defer putScratch(sc)
+	k, err := m.keyBytes("lookup", key, kb)
 	if err != nil {
 		return err
 	}
 	if pm, ok := valueOut.(**Map); ok && m.spec.Type.canStoreMap() {
-		var id [4]byte
-		if e := m.m.SysLookup(k, id[:], uint64(flags)); e != 0 {
+		if e := m.m.SysLookup(k, vb[:4], uint64(flags)); e != 0 {
 			return m.opError("lookup", e)
 		}
 		obj := m.m.(maps.ObjectMap).LookupObject(k)
@@ -209,11 +226,10 @@ func (m *Map) LookupWithFlags(key, valueOut any, flags UpdateFlags) error {
 		*pm = ref.pub
 		return nil
 	}
-	v := m.valueBuf(vb[:])
-	if e := m.m.SysLookup(k, v, uint64(flags)); e != 0 {
+	if e := m.m.SysLookup(k, vb, uint64(flags)); e != 0 {
 		return m.opError("lookup", e)
 	}
-	return m.store("lookup", valueOut, v)
+	return m.store("lookup", valueOut, vb)
 }
 
 // store unmarshals a syscall-side value into out.
@@ -235,16 +251,16 @@ func roundUp8(n uint32) uint32 { return (n + 7) &^ 7 }
 // LookupAndDelete copies the value of key into valueOut and deletes the
 // element (hash maps); for queues and stacks key is nil and it pops.
 func (m *Map) LookupAndDelete(key, valueOut any) error {
-	var kb, vb [64]byte
-	k, err := m.keyBytes("lookup and delete", key, kb[:])
+	sc, kb, vb := m.getScratch()
+	defer putScratch(sc)
+	k, err := m.keyBytes("lookup and delete", key, kb)
 	if err != nil {
 		return err
 	}
-	v := m.valueBuf(vb[:])
-	if e := m.m.SysLookupAndDelete(k, v, 0); e != 0 {
+	if e := m.m.SysLookupAndDelete(k, vb, 0); e != 0 {
 		return m.opError("lookup and delete", e)
 	}
-	return m.store("lookup and delete", valueOut, v)
+	return m.store("lookup and delete", valueOut, vb)
 }
 
 // Update writes value under key with flags (UpdateAny, UpdateNoExist,
@@ -252,8 +268,9 @@ func (m *Map) LookupAndDelete(key, valueOut any) error {
 // per-CPU maps value is a slice with a value per slot (missing slots are
 // zero); for prog arrays a TailCallTarget, for maps of maps a *Map.
 func (m *Map) Update(key, value any, flags UpdateFlags) error {
-	var kb, vb [64]byte
-	k, err := m.keyBytes("update", key, kb[:])
+	sc, kb, vb := m.getScratch()
+	defer putScratch(sc)
+	k, err := m.keyBytes("update", key, kb)
 	if err != nil {
 		return err
 	}
@@ -275,7 +292,7 @@ func (m *Map) Update(key, value any, flags UpdateFlags) error {
 	if m.spec.Type.HasPerCPUValue() {
 		v, err = marshalPerCPU(value, int(m.spec.ValueSize), int(roundUp8(m.spec.ValueSize)), m.Slots())
 	} else {
-		v, err = marshal(value, m.m.SysValueSize(), vb[:])
+		v, err = marshal(value, m.m.SysValueSize(), vb)
 	}
 	if err != nil {
 		return m.argError("update", "value: %v", err)
@@ -289,8 +306,9 @@ func (m *Map) Put(key, value any) error { return m.Update(key, value, UpdateAny)
 // Delete removes key. Arrays cannot delete (EINVAL); a missing key is
 // ErrKeyNotExist.
 func (m *Map) Delete(key any) error {
-	var kb [64]byte
-	k, err := m.keyBytes("delete", key, kb[:])
+	sc, kb, _ := m.getScratch()
+	defer putScratch(sc)
+	k, err := m.keyBytes("delete", key, kb)
 	if err != nil {
 		return err
 	}
@@ -302,20 +320,16 @@ func (m *Map) Delete(key any) error {
 // restart from the first key when key is not in the map, arrays go by
 // index, LPM tries in post-order. The last key gives ErrKeyNotExist.
 func (m *Map) NextKey(key, nextKeyOut any) error {
-	var kb, nb [64]byte
+	sc, kb, _ := m.getScratch()
+	defer putScratch(sc)
 	var k []byte
 	if key != nil {
 		var err error
-		if k, err = m.keyBytes("next key", key, kb[:]); err != nil {
+		if k, err = m.keyBytes("next key", key, kb); err != nil {
 			return err
 		}
 	}
-	next := nb[:0]
-	if int(m.spec.KeySize) <= len(nb) {
-		next = nb[:m.spec.KeySize]
-	} else {
-		next = make([]byte, m.spec.KeySize)
-	}
+	next := make([]byte, m.spec.KeySize)
 	if e := m.m.SysNextKey(k, next); e != 0 {
 		return m.opError("next key", e)
 	}
