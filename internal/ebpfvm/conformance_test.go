@@ -28,7 +28,7 @@ func conformanceHelpers(tb testing.TB) *ebpfvm.Helpers {
 }
 
 // loadConformance assembles and loads one parsed file.
-func loadConformance(tb testing.TB, tf *asm.TestFile) (*ebpfvm.Program, error) {
+func loadConformance(tb testing.TB, tf *asm.TestFile, engine ebpfvm.Engine) (*ebpfvm.Program, error) {
 	var insns []ebpfvm.Instruction
 	var err error
 	switch {
@@ -51,8 +51,15 @@ func loadConformance(tb testing.TB, tf *asm.TestFile) (*ebpfvm.Program, error) {
 		Context: ebpfvm.ContextMem,
 		Profile: ebpfvm.ProfileRFC,
 		Helpers: conformanceHelpers(tb),
+		Engine:  engine,
 	})
 }
+
+// engines are the VM's two engines; tests run every case on both.
+var engines = []struct {
+	name   string
+	engine ebpfvm.Engine
+}{{"compiled", ebpfvm.EngineCompiled}, {"reference", ebpfvm.EngineReference}}
 
 func readConformance(t *testing.T, dir string) []string {
 	files, err := filepath.Glob(filepath.Join("testdata", "bpf_conformance", dir, "*.data"))
@@ -70,12 +77,14 @@ func TestConformance(t *testing.T) {
 			tf, err := asm.ParseData(string(text))
 			require.NoError(t, err)
 			require.True(t, tf.HasResult, "%s: no result", f)
-			prog, err := loadConformance(t, tf)
-			require.NoError(t, err, "%s: load", f)
-			mem := append([]byte(nil), tf.Mem...)
-			got, err := prog.RunMem(mem)
-			require.NoError(t, err, "%s: run", f)
-			assert.Equal(t, tf.Result, got, "%s: r0 = %#x, want %#x", f, got, tf.Result)
+			for _, e := range engines {
+				prog, err := loadConformance(t, tf, e.engine)
+				require.NoError(t, err, "%s: load", f)
+				mem := append([]byte(nil), tf.Mem...)
+				got, err := prog.RunMem(mem)
+				require.NoError(t, err, "%s: %s: run", f, e.name)
+				assert.Equal(t, tf.Result, got, "%s: %s: r0 = %#x, want %#x", f, e.name, got, tf.Result)
+			}
 		})
 	}
 }
@@ -90,7 +99,7 @@ func TestConformanceNegative(t *testing.T) {
 			require.NoError(t, err)
 			tf, err := asm.ParseData(string(text))
 			require.NoError(t, err)
-			prog, err := loadConformance(t, tf)
+			prog, err := loadConformance(t, tf, ebpfvm.EngineCompiled)
 			switch {
 			case name == "empty" || name == "empty_instructions" || name == "invalid_unknown_directive":
 				require.ErrorIs(t, err, asm.ErrNoProgram)

@@ -13,7 +13,11 @@
 // changes after Load. A Machine holds the per-run state (stack, call
 // frames, region table); the run loop (exec.go) keeps the registers in a
 // local array and switches on the internal opcode, decoding nothing and
-// allocating nothing.
+// allocating nothing. A second engine, the reference interpreter
+// (interp.go, Options.Engine = EngineReference), executes the instructions
+// as loaded, decoding each step, written to be read; the tests run both
+// engines on the conformance suite, the kernel differential and
+// FuzzEngines, and the kernel decides when they disagree.
 //
 // Supported: ALU and ALU64 with 32-bit zero-extension, signed division
 // and modulo, sign-extending moves and loads, le/be/bswap, JMP and JMP32

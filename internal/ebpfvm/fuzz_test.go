@@ -216,3 +216,65 @@ func FuzzRunGenerated(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEngines runs mutated generated programs on both engines and demands
+// the same result, the same fault and the same packet and metadata.
+func FuzzEngines(f *testing.F) {
+	for seed := range uint64(24) {
+		f.Add(seed, uint16(seed*13), uint8(seed%6), uint64(seed*0x9e3779b97f4a7c15))
+	}
+	f.Fuzz(func(t *testing.T, seed uint64, at uint16, field uint8, val uint64) {
+		g := newProgGen(seed)
+		prog := g.program()
+		i := int(at) % len(prog)
+		switch field % 6 {
+		case 0:
+			prog[i].Op = uint8(val)
+		case 1:
+			prog[i].Dst = uint8(val) % 11
+		case 2:
+			prog[i].Src = uint8(val) % 11
+		case 3:
+			prog[i].Off = int16(val)
+		case 4:
+			prog[i].Imm = int32(val)
+		}
+		var progs [2]*ebpfvm.Program
+		for k, e := range engines {
+			p, err := ebpfvm.Load(prog, ebpfvm.Options{Engine: e.engine, Budget: 1 << 16})
+			if err != nil {
+				return
+			}
+			progs[k] = p
+		}
+		for _, frame := range g.frames(2) {
+			var pkts [2]packet.Packet
+			var r0 [2]uint64
+			var errs [2]error
+			for k := range progs {
+				if err := pkts[k].SetFrame(frame); err != nil {
+					t.Fatal(err)
+				}
+				r0[k], errs[k] = progs[k].Run(&pkts[k])
+			}
+			var re0, re1 *ebpfvm.RunError
+			switch {
+			case errs[0] == nil && errs[1] == nil:
+				if r0[0] != r0[1] {
+					t.Fatalf("r0 compiled %#x, reference %#x\n%s", r0[0], r0[1], listing(prog))
+				}
+			case errors.As(errs[0], &re0) && errors.As(errs[1], &re1):
+				if re0.Err != re1.Err || re0.PC != re1.PC {
+					t.Fatalf("faults differ: %v / %v\n%s", errs[0], errs[1], listing(prog))
+				}
+				continue
+			default:
+				t.Fatalf("errors differ: %v / %v\n%s", errs[0], errs[1], listing(prog))
+			}
+			if !bytes.Equal(pkts[0].Bytes(), pkts[1].Bytes()) || pkts[0].Mark != pkts[1].Mark ||
+				pkts[0].Priority != pkts[1].Priority || pkts[0].CB != pkts[1].CB {
+				t.Fatalf("packet or metadata differ\n%s", listing(prog))
+			}
+		}
+	})
+}

@@ -348,6 +348,14 @@ var atomicOpsGen = []int32{uapi.BPF_ADD, uapi.BPF_OR, uapi.BPF_AND, uapi.BPF_XOR
 
 func (g *progGen) atomicOp(c genCtx) []I {
 	regs := c.scalars()
+	if g.r.IntN(4) == 0 {
+		// load-acquire / store-release, any size.
+		size, off := g.sizeOff()
+		if g.r.IntN(2) == 0 {
+			return []I{atomic(size, g.pick(regs), 10, off, uapi.BPF_LOAD_ACQ)}
+		}
+		return []I{atomic(size, 10, g.pick(regs), off, uapi.BPF_STORE_REL)}
+	}
 	size := uint8(uapi.BPF_DW)
 	n := 8
 	if g.r.IntN(2) == 0 {

@@ -59,9 +59,15 @@ func TestKernelDifferential(t *testing.T) {
 			kp.Close()
 			t.Fatalf("seed %d: the kernel accepts, the VM rejects: %v\n%s", seed+uint64(i), err, listing(prog))
 		}
-		m := vp.NewMachine()
-		var pkt packet.Packet
-		for _, frame := range g.frames(4) {
+		ref, err := ebpfvm.Load(prog, ebpfvm.Options{Engine: ebpfvm.EngineReference})
+		require.NoError(t, err)
+		frames := g.frames(4)
+		for k, frame := range frames {
+			m := vp.NewMachine()
+			if k%2 == 1 {
+				m = ref.NewMachine() // every other frame on the reference interpreter
+			}
+			var pkt packet.Packet
 			kres, err := kp.Run(frame)
 			require.NoError(t, err, "BPF_PROG_TEST_RUN")
 			require.NoError(t, pkt.SetFrame(frame))

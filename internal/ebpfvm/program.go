@@ -62,6 +62,9 @@ type Options struct {
 	MaxInsns int
 	// Budget is the per-run instruction budget; 0 means DefaultBudget.
 	Budget uint64
+	// Engine selects the compiled form (the default) or the reference
+	// interpreter, for tests and debugging.
+	Engine Engine
 }
 
 // Program is a verified program in its executable form. It never changes
@@ -177,7 +180,7 @@ func (m *Machine) Run(pkt *packet.Packet) (uint64, error) {
 	m.pkt = pkt
 	m.RefreshPacket()
 	m.regions[regMem] = region{}
-	r0, err := m.exec(addrOf(regCtx, 0), 0)
+	r0, err := m.start(addrOf(regCtx, 0), 0)
 	m.pkt = nil
 	m.regions[regPacket] = region{}
 	return r0, err
@@ -193,9 +196,17 @@ func (m *Machine) RunMem(mem []byte) (uint64, error) {
 		return 0, &RunError{PC: 0, Err: fmt.Errorf("%w: memory larger than 2 GiB", ErrNoContext)}
 	}
 	m.regions[regMem] = region{mem: mem}
-	r0, err := m.exec(addrOf(regMem, 0), uint64(len(mem)))
+	r0, err := m.start(addrOf(regMem, 0), uint64(len(mem)))
 	m.regions[regMem] = region{}
 	return r0, err
+}
+
+// start runs the program on the engine Options.Engine selects.
+func (m *Machine) start(r1, r2 uint64) (uint64, error) {
+	if m.prog.opts.Engine == EngineReference {
+		return m.interpret(r1, r2)
+	}
+	return m.exec(r1, r2)
 }
 
 // Run runs p on pkt with a pooled machine: see Machine.Run.

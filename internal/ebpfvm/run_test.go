@@ -239,27 +239,31 @@ func TestRun(t *testing.T) {
 		},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			prog, err := ebpfvm.Load(tc.prog, tc.opts)
-			require.NoError(t, err)
-			frame := tc.frame
-			if frame == nil {
-				frame = frame64()
-			}
-			p := newPacket(t, frame)
-			got, err := prog.Run(p)
-			if tc.wantErr != nil {
-				require.ErrorIs(t, err, tc.wantErr)
-				var re *ebpfvm.RunError
-				require.ErrorAs(t, err, &re)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, got)
-			if tc.check != nil {
-				tc.check(t, p)
-			}
-		})
+		for _, e := range engines {
+			t.Run(tc.name+"/"+e.name, func(t *testing.T) {
+				opts := tc.opts
+				opts.Engine = e.engine
+				prog, err := ebpfvm.Load(tc.prog, opts)
+				require.NoError(t, err)
+				frame := tc.frame
+				if frame == nil {
+					frame = frame64()
+				}
+				p := newPacket(t, frame)
+				got, err := prog.Run(p)
+				if tc.wantErr != nil {
+					require.ErrorIs(t, err, tc.wantErr)
+					var re *ebpfvm.RunError
+					require.ErrorAs(t, err, &re)
+					return
+				}
+				require.NoError(t, err)
+				assert.Equal(t, tc.want, got)
+				if tc.check != nil {
+					tc.check(t, p)
+				}
+			})
+		}
 	}
 }
 
