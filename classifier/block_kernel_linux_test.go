@@ -72,8 +72,9 @@ func (bed *blockBed) kernel(typ, flags uint16, tcm TCMsg, attrs []byte) ([]kerne
 }
 
 func (bed *blockBed) lib(typ, flags uint16, tcm TCMsg, attrs []byte) ([]Message, error) {
+	// As rtnetlink carries it: kerneltest.Rtnl.Do sets NLM_F_REQUEST too.
 	tcm.Ifindex, tcm.Parent = bed.ifindex, clsactIngress
-	return bed.b.Request(Message{Type: typ, Flags: flags, TCMsg: tcm, Attrs: attrs})
+	return bed.b.Request(Message{Type: typ, Flags: flags | uapi.NLM_F_REQUEST, TCMsg: tcm, Attrs: attrs})
 }
 
 // stripActions drops TCA_BPF_ACT from the TCA_OPTIONS of a message's
