@@ -425,6 +425,21 @@ func (g *progGen) packet(c genCtx) []I {
 			body = append(body, ldx(size, g.pick(regs), 2, off))
 		}
 	}
+	if g.r.IntN(5) == 0 {
+		// Pointer comparisons: data_meta <= data < data_end.
+		dst := g.pick(regs)
+		cmp := []uint8{uapi.BPF_JEQ, uapi.BPF_JNE, uapi.BPF_JGT, uapi.BPF_JGE, uapi.BPF_JLT, uapi.BPF_JLE}[g.r.IntN(6)]
+		return []I{
+			ldx(uapi.BPF_W, 2, rCtx, uapi.SKB_OFF_DATA_META),
+			ldx(uapi.BPF_W, 3, rCtx, uapi.SKB_OFF_DATA),
+			ldx(uapi.BPF_W, 4, rCtx, uapi.SKB_OFF_DATA_END),
+			jmpX(uapi.BPF_JMP, cmp, 2, 3, 1),
+			aluK(uapi.BPF_ALU64, uapi.BPF_ADD, dst, 1),
+			jmpX(uapi.BPF_JMP, cmp, 3, 4, 1),
+			aluK(uapi.BPF_ALU64, uapi.BPF_ADD, dst, 2),
+			mov64K(2, g.imm()), mov64K(3, g.imm()), mov64K(4, g.imm()),
+		}
+	}
 	p := []I{
 		ldx(uapi.BPF_W, 2, rCtx, uapi.SKB_OFF_DATA),
 		ldx(uapi.BPF_W, 3, rCtx, uapi.SKB_OFF_DATA_END),
