@@ -32,9 +32,10 @@
 // -hook egress frames pass tc egress as the host sends them instead, tags
 // staying in the frame.
 //
-// Each preference and protocol is one classifier.Chain (one cls_bpf
-// instance, the kernel's tcf_proto). Filters run by preference, and within
-// a preference newest first, exactly as tc runs them; a filter without
+// The filters live in a classifier.Block (the kernel's tcf_block): chain 0
+// holds one cls_bpf instance per preference and protocol (tcf_proto).
+// Filters run by preference, and within a preference newest first, exactly
+// as tc runs them; a filter without
 // pref gets tc's automatic one: 49152, or one below the lowest preference
 // above 32768 in use, so among such filters the newest runs first. The
 // first filter that decides wins. In classid mode (no "da") a
@@ -63,9 +64,10 @@
 //
 // # Concurrency and limits
 //
-// The command classifies on one goroutine; the per-frame path (receive
-// into a reused packet, classify) allocates nothing. Captures are read
-// whole into memory. Only chain 0 is modelled.
+// The command classifies on one goroutine, which its report relies on to
+// name the filter that decided; the per-frame path (receive into a reused
+// packet, classify) allocates nothing. Captures are read whole into
+// memory. Filters go to chain 0 only ("goto chain" is refused).
 //
 // # Kernel sources
 //

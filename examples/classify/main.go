@@ -253,7 +253,7 @@ func runCapture(opts options, readFile func(string) ([]byte, error)) (*report, e
 		if opts.verbose {
 			result := "no match"
 			if f != nil {
-				result = fmt.Sprintf("pref %d handle %#x classid %v", f.pref, f.handle, res.ClassID)
+				result = fmt.Sprintf("pref %d handle %#x classid %v", f.where.Prio, f.handle, res.ClassID)
 			}
 			fmt.Fprintf(&r.frameLines, "%5d %-52s %s, %v\n", c.n, describe(frame, lt), result, res.Verdict)
 		}
@@ -312,7 +312,7 @@ func (r *report) write(out io.Writer) {
 // then its description and match counters.
 func printFilter(out io.Writer, parent string, f *installed) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "filter parent %s protocol %s pref %d bpf chain 0 handle %#x ", parent, protocolName(f.spec.protocol), f.pref, f.handle)
+	fmt.Fprintf(&b, "filter parent %s protocol %s pref %d bpf chain 0 handle %#x ", parent, protocolName(f.where.Protocol), f.where.Prio, f.handle)
 	if f.spec.classID != 0 {
 		fmt.Fprintf(&b, "flowid %v ", f.spec.classID)
 	}

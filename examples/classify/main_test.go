@@ -291,13 +291,13 @@ func TestBlockErrors(t *testing.T) {
 		{
 			name:  "same_pref_other_protocol",
 			specs: []string{`pref 3 protocol ip bc "1,6 0 0 0"`, `pref 3 protocol arp bc "1,6 0 0 0"`},
-			msg:   "filter 2: refused: pref 3 already holds protocol ip, not arp",
+			msg:   "filter 2: refused: classifier: change: priority 3 holds protocol 0x0800, not 0x0806",
 			errno: syscall.EINVAL,
 		},
 		{
 			name:  "protocol_zero_new_pref",
 			specs: []string{`pref 3 protocol 0 bc "1,6 0 0 0"`},
-			msg:   "filter 1: refused: filter kind and protocol must be specified",
+			msg:   "filter 1: refused: classifier: change: a new classifier needs a kind and a protocol",
 			errno: syscall.EINVAL,
 		},
 		{
@@ -309,8 +309,8 @@ func TestBlockErrors(t *testing.T) {
 		{
 			name:  "automatic_pref_finds_32768",
 			specs: []string{`pref 32768 bc "1,6 0 0 0"`, `bc "1,6 0 0 0"`},
-			msg:   "filter 2: refused: automatic preference: pref 32768 is in use",
-			errno: syscall.EINVAL,
+			msg:   "filter 2: refused: classifier: change: automatic priority: the lowest one is in use",
+			errno: syscall.ENOSPC,
 		},
 	}
 	for _, tt := range tests {
@@ -351,7 +351,7 @@ func TestAutomaticPreference(t *testing.T) {
 			require.NoError(t, err)
 			var got []uint16
 			for _, f := range blk.filters() {
-				got = append(got, f.pref)
+				got = append(got, f.where.Prio)
 			}
 			assert.Equal(t, tt.want, got)
 		})
