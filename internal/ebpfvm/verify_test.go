@@ -393,6 +393,32 @@ func rejectCases(t testing.TB) []rejectCase {
 			errno: syscall.E2BIG,
 		},
 		{
+			name:  "call_depth_9",
+			prog:  callChain(9),
+			errno: syscall.E2BIG,
+			index: 0,
+		},
+		{
+			name: "combined_stack_too_large",
+			prog: []I{
+				st(uapi.BPF_DW, 10, -512, 0), // *(u64 *)(r10 - 512) = 0
+				callLocal(1),                 // call sub
+				exit(),                       // exit
+				st(uapi.BPF_DW, 10, -8, 0),   // sub: *(u64 *)(r10 - 8) = 0
+				mov64K(0, 0),                 // r0 = 0
+				exit(),                       // exit
+			},
+			errno: syscall.EACCES,
+		},
+		{
+			name: "deref_function_pointer",
+			prog: append(append(lddwPseudo(2, uapi.BPF_PSEUDO_FUNC, 3, 0),
+				ldx(uapi.BPF_B, 0, 2, 0), // r0 = *(u8 *)(r2 + 0)
+				exit(),                   // exit
+			), mov64K(0, 0), exit()),
+			errno: syscall.EACCES, index: 2,
+		},
+		{
 			name: "jump_into_other_subprogram",
 			prog: []I{
 				mov64K(0, 0), // r0 = 0
@@ -415,7 +441,7 @@ func TestVerifyRejects(t *testing.T) {
 			assert.True(t, errors.Is(err, tc.errno), "errno of %v, want %v", err, tc.errno)
 			var ve *ebpfvm.VerifyError
 			require.ErrorAs(t, err, &ve)
-			if tc.name != "recursion" {
+			if tc.name != "recursion" && tc.name != "combined_stack_too_large" {
 				assert.Equal(t, tc.index, ve.Index, "%v", err)
 			}
 			assert.NotEmpty(t, ve.Reason)
@@ -433,6 +459,7 @@ func TestVerifyRejectsLikeKernel(t *testing.T) {
 		"helper_argument_unset":     "uses the fake helper registry",
 		"r1_clobbered_by_call":      "uses the fake helper registry",
 		"map_without_linker":        "needs a map fd",
+		"deref_function_pointer":    "the kernel wants BTF func info for BPF_PSEUDO_FUNC first",
 	}
 	for _, tc := range rejectCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
@@ -447,6 +474,22 @@ func TestVerifyRejectsLikeKernel(t *testing.T) {
 			assert.True(t, errors.Is(err, tc.errno), "kernel: %v, want %v", err, tc.errno)
 		})
 	}
+}
+
+// callChain returns a program of n frames: main calls sub1, which calls
+// sub2, ... each "r0 = 0" before its call; the innermost returns 0.
+func callChain(n int) []I {
+	var p []I
+	for f := 0; f < n-1; f++ {
+		p = append(p,
+			callLocal(1), // call next
+			exit(),       // exit
+		)
+	}
+	return append(p,
+		mov64K(0, 0), // innermost: r0 = 0
+		exit(),       // exit
+	)
 }
 
 func lddwPseudo(dst, src uint8, ref int32, hi int32) []I {
