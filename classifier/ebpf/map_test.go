@@ -407,6 +407,9 @@ func TestPerfReader(t *testing.T) {
 // []byte keys and values and for *uint32/*uint64 outputs, and that misses
 // return the preallocated ErrKeyNotExist.
 func TestGoAPIAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items, which allocates")
+	}
 	m := newMap(t, &MapSpec{Type: Hash, KeySize: 16, ValueSize: 8, MaxEntries: 4})
 	var key, miss, val any = make([]byte, 16), make([]byte, 16), make([]byte, 8)
 	miss.([]byte)[0] = 1

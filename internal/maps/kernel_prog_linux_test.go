@@ -1,0 +1,220 @@
+//go:build linux
+
+package maps
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"syscall"
+	"testing"
+
+	ciliumebpf "github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/clsbpf/clsbpf/internal/kerneltest"
+)
+
+// The program-side differential test runs each operation as a tiny
+// SCHED_CLS program in the kernel (BPF_PROG_TEST_RUN) that calls the map
+// helper with constant arguments and returns what the helper returned, and
+// runs the same operation through the program-side methods here. The test
+// thread is pinned to CPU 0 so that per-CPU maps use CPU 0's values in the
+// kernel and slot 0 here.
+
+// progSeed varies the generated operations (CLSBPF_MAPS_DIFF_SEED).
+var progSeed uint64 = 5
+
+// progOp is one helper call.
+type progOp struct {
+	kind  string // "update", "delete", "lookup", "push", "pop", "peek"
+	key   []byte
+	value []byte
+	flags uint64
+}
+
+const nullRet = 0xffffffff
+
+// storeBytes writes b at fp+off byte by byte.
+func storeBytes(off int16, b []byte) asm.Instructions {
+	var insns asm.Instructions
+	for i, c := range b {
+		insns = append(insns, asm.StoreImm(asm.RFP, off+int16(i), int64(c), asm.Byte))
+	}
+	return insns
+}
+
+// opProgram builds the program for op on map fd: it returns the helper's
+// result, or for lookups 0xffffffff for NULL and else 0x100 | the first
+// value byte; pop and peek return 0x100 | the first byte on success.
+func opProgram(fd int, op progOp, vs int) asm.Instructions {
+	const keyOff, valOff = -64, -32 // keys and values of these cases are at most 8 bytes
+	insns := storeBytes(keyOff, op.key)
+	val := op.value
+	if val == nil {
+		val = make([]byte, vs)
+	}
+	insns = append(insns, storeBytes(valOff, val)...)
+	insns = append(insns,
+		asm.LoadMapPtr(asm.R1, fd),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, keyOff),
+		asm.Mov.Reg(asm.R3, asm.RFP),
+		asm.Add.Imm(asm.R3, valOff),
+		asm.Mov.Imm(asm.R4, int32(op.flags)),
+	)
+	switch op.kind {
+	case "update":
+		insns = append(insns, asm.FnMapUpdateElem.Call(), asm.Return())
+	case "delete":
+		insns = append(insns, asm.FnMapDeleteElem.Call(), asm.Return())
+	case "push":
+		insns = append(insns, asm.Mov.Reg(asm.R2, asm.R3), asm.Mov.Imm(asm.R3, int32(op.flags)),
+			asm.FnMapPushElem.Call(), asm.Return())
+	case "pop", "peek":
+		fn := asm.FnMapPopElem
+		if op.kind == "peek" {
+			fn = asm.FnMapPeekElem
+		}
+		insns = append(insns, asm.Mov.Reg(asm.R2, asm.R3), fn.Call(),
+			asm.JEq.Imm(asm.R0, 0, "ok"),
+			asm.Return(),
+			asm.LoadMem(asm.R0, asm.RFP, valOff, asm.Byte).WithSymbol("ok"),
+			asm.Or.Imm(asm.R0, 0x100),
+			asm.Return(),
+		)
+	case "lookup":
+		insns = append(insns, asm.FnMapLookupElem.Call(),
+			asm.JNE.Imm(asm.R0, 0, "found"),
+			asm.Mov.Imm32(asm.R0, -1),
+			asm.Return(),
+			asm.LoadMem(asm.R0, asm.R0, 0, asm.Byte).WithSymbol("found"),
+			asm.Or.Imm(asm.R0, 0x100),
+			asm.Return(),
+		)
+	}
+	return insns
+}
+
+// ourOp runs op on slot 0 and returns what the kernel program returns.
+func ourOp(m Map, op progOp) uint32 {
+	neg := func(e syscall.Errno) uint32 { return uint32(-int32(e)) }
+	switch op.kind {
+	case "update":
+		return neg(m.Update(op.key, op.value, op.flags, 0))
+	case "delete":
+		return neg(m.Delete(op.key))
+	case "push":
+		return neg(m.(QueueMap).Push(op.value, op.flags))
+	case "pop", "peek":
+		out := make([]byte, m.Info().Spec.ValueSize)
+		var e syscall.Errno
+		if op.kind == "pop" {
+			e = m.(QueueMap).Pop(out)
+		} else {
+			e = m.(QueueMap).Peek(out)
+		}
+		if e != 0 {
+			return neg(e)
+		}
+		return 0x100 | uint32(out[0])
+	default:
+		p := m.Lookup(op.key, 0)
+		if p == nil {
+			return nullRet
+		}
+		return 0x100 | uint32(p[0])
+	}
+}
+
+// pinCPU0 runs the calling goroutine's thread on CPU 0 until the test
+// ends, then restores the thread's affinity.
+func pinCPU0(t *testing.T) {
+	runtime.LockOSThread()
+	var old, set unix.CPUSet
+	require.NoError(t, unix.SchedGetaffinity(0, &old))
+	set.Set(0)
+	require.NoError(t, unix.SchedSetaffinity(0, &set))
+	t.Cleanup(func() {
+		unix.SchedSetaffinity(0, &old)
+		runtime.UnlockOSThread()
+	})
+}
+
+// TestKernelProgramSide compares generated program-side operations (the
+// map helpers as programs call them) with the kernel's.
+func TestKernelProgramSide(t *testing.T) {
+	requireBPF(t)
+	kerneltest.RequireRoot(t)
+	cpus := possibleCPUs(t)
+	cases := []struct {
+		name string
+		spec Spec
+		key  func(r *rand.Rand) []byte
+		ops  []string
+	}{
+		{"array", Spec{Type: BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 4, MaxEntries: 3}, u32key(5), []string{"update", "lookup", "delete"}},
+		{"percpu_array", Spec{Type: BPF_MAP_TYPE_PERCPU_ARRAY, KeySize: 4, ValueSize: 4, MaxEntries: 3}, u32key(5), []string{"update", "lookup", "delete"}},
+		{"hash", Spec{Type: BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 4, MaxEntries: 4, Flags: BPF_F_ZERO_SEED}, u32key(7), []string{"update", "lookup", "delete"}},
+		{"hash_noprealloc", Spec{Type: BPF_MAP_TYPE_HASH, KeySize: 3, ValueSize: 2, MaxEntries: 3, Flags: BPF_F_NO_PREALLOC | BPF_F_ZERO_SEED}, smallKey(3, 6), []string{"update", "lookup", "delete"}},
+		{"percpu_hash", Spec{Type: BPF_MAP_TYPE_PERCPU_HASH, KeySize: 4, ValueSize: 4, MaxEntries: 4, Flags: BPF_F_ZERO_SEED}, u32key(7), []string{"update", "lookup", "delete"}},
+		{"lru_hash", Spec{Type: BPF_MAP_TYPE_LRU_HASH, KeySize: 4, ValueSize: 4, MaxEntries: 1024, Flags: BPF_F_ZERO_SEED}, u32key(30), []string{"update", "lookup", "delete"}},
+		{"lru_percpu_hash", Spec{Type: BPF_MAP_TYPE_LRU_PERCPU_HASH, KeySize: 4, ValueSize: 4, MaxEntries: 1024, Flags: BPF_F_ZERO_SEED}, u32key(30), []string{"update", "lookup", "delete"}},
+		{"lpm", Spec{Type: BPF_MAP_TYPE_LPM_TRIE, KeySize: 6, ValueSize: 1, MaxEntries: 6, Flags: BPF_F_NO_PREALLOC}, lpmKey(2), []string{"update", "lookup", "delete"}},
+		{"queue", Spec{Type: BPF_MAP_TYPE_QUEUE, ValueSize: 4, MaxEntries: 3}, nil, []string{"push", "pop", "peek"}},
+		{"stack", Spec{Type: BPF_MAP_TYPE_STACK, ValueSize: 1, MaxEntries: 2}, nil, []string{"push", "pop", "peek"}},
+	}
+	flagsSet := []uint64{BPF_ANY, BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK, BPF_F_LOCK | BPF_NOEXIST, 3, 8}
+	opsPer := 60
+	if n := diffOps(); n > 0 {
+		opsPer = n
+		progSeed = diffSeed
+	}
+	if testing.Short() {
+		opsPer = 15
+	}
+	total := 0
+	for ci, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			pinCPU0(t) // each subtest runs on a goroutine of its own
+			km, err := ciliumebpf.NewMap(&ciliumebpf.MapSpec{Type: ciliumebpf.MapType(tc.spec.Type), KeySize: tc.spec.KeySize,
+				ValueSize: tc.spec.ValueSize, MaxEntries: tc.spec.MaxEntries, Flags: tc.spec.Flags})
+			require.NoError(t, err)
+			defer km.Close()
+			our, err := New(&tc.spec, Options{Slots: cpus})
+			require.NoError(t, err)
+			r := rand.New(rand.NewPCG(uint64(ci), progSeed))
+			for i := 0; i < opsPer; i++ {
+				op := progOp{kind: tc.ops[r.IntN(len(tc.ops))], flags: flagsSet[r.IntN(len(flagsSet))]}
+				if op.kind == "update" && r.IntN(2) == 0 {
+					op.flags = BPF_ANY
+				}
+				if tc.key != nil {
+					op.key = tc.key(r)
+				}
+				if op.kind == "update" || op.kind == "push" {
+					op.value = make([]byte, tc.spec.ValueSize)
+					for j := range op.value {
+						op.value[j] = byte(r.IntN(200) + 1)
+					}
+				}
+				prog, err := ciliumebpf.NewProgram(&ciliumebpf.ProgramSpec{
+					Type: ciliumebpf.SchedCLS, License: "GPL",
+					Instructions: opProgram(km.FD(), op, int(tc.spec.ValueSize)),
+				})
+				require.NoError(t, err, "load %+v", op)
+				ret, err := prog.Run(&ciliumebpf.RunOptions{Data: make([]byte, 64)})
+				prog.Close()
+				require.NoError(t, err)
+				got := ourOp(our, op)
+				require.Equal(t, fmt.Sprintf("%#x", ret), fmt.Sprintf("%#x", got), "op %d: %s key %x value %x flags %d", i, op.kind, op.key, op.value, op.flags)
+				total++
+			}
+			// The syscall view afterwards: every key, every slot's value.
+			compareContents(t, diffCase{spec: tc.spec}, km, our)
+		})
+	}
+	t.Logf("%d program-side operations compared", total)
+}
