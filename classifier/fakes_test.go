@@ -1,6 +1,8 @@
 package classifier
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"sync/atomic"
 	"syscall"
@@ -146,3 +148,16 @@ func (c *fakeClasses) BindClass(id handle.Handle) uint64 {
 }
 
 func (c *fakeClasses) UnbindClass(id handle.Handle, cookie uint64) { c.bound[id]-- }
+
+// ops encodes classic instructions (code, jt, jf, k) as sock_filter bytes.
+func ops(ins ...[4]uint32) []byte {
+	var b []byte
+	for _, in := range ins {
+		b = binary.LittleEndian.AppendUint16(b, uint16(in[0]))
+		b = append(b, byte(in[1]), byte(in[2]))
+		b = binary.LittleEndian.AppendUint32(b, in[3])
+	}
+	return b
+}
+
+func hexOf(b []byte) string { return hex.EncodeToString(b) }

@@ -147,17 +147,6 @@ func (b *htbBed) htbLanding(res Result) landing {
 	return landing{class: htbDefault}
 }
 
-// ops encodes classic instructions (code, jt, jf, k) as sock_filter bytes.
-func ops(ins ...[4]uint32) []byte {
-	var b []byte
-	for _, in := range ins {
-		b = binary.LittleEndian.AppendUint16(b, uint16(in[0]))
-		b = append(b, byte(in[1]), byte(in[2]))
-		b = binary.LittleEndian.AppendUint32(b, in[3])
-	}
-	return b
-}
-
 func classicOpts(classID uint32, da bool, prog []byte) []byte {
 	o := opts{}
 	if classID != 0 {
