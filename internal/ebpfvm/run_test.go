@@ -2,6 +2,7 @@ package ebpfvm_test
 
 import (
 	"errors"
+	"fmt"
 	"syscall"
 	"testing"
 
@@ -391,4 +392,45 @@ func TestRunAllocs(t *testing.T) {
 		}
 	})
 	assert.Zero(t, allocs, "Program.Run")
+}
+
+// TestRunConcurrent shares one Program between goroutines, each with its
+// own packets, through the pooled Program.Run.
+func TestRunConcurrent(t *testing.T) {
+	p, err := ebpfvm.Load(tcpPort80Direct(), ebpfvm.Options{})
+	require.NoError(t, err)
+	workers, runs := 8, 2000
+	if testing.Short() {
+		runs = 200
+	}
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			frame := frame64()
+			if w%2 == 1 {
+				frame[37] = 81
+			}
+			want := goTCPPort80(frame)
+			var pkt packet.Packet
+			for range runs {
+				if err := pkt.SetFrame(frame); err != nil {
+					errs <- err
+					return
+				}
+				got, err := p.Run(&pkt)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if got != want {
+					errs <- fmt.Errorf("worker %d: got %d, want %d", w, got, want)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		require.NoError(t, <-errs)
+	}
 }
