@@ -235,3 +235,21 @@ func (a *arrayMap) DirectValue() []byte {
 	}
 	return a.mem[:a.vs:a.es]
 }
+
+// ForEach is bpf_for_each_array_elem.
+func (a *arrayMap) ForEach(slot uint32, fn func(key, value []byte) bool) int {
+	if int(slot) >= a.slots {
+		return 0
+	}
+	var key [4]byte
+	n := 0
+	for i := uint32(0); i < a.max; i++ {
+		putLE32(key[:], i)
+		off := a.elem(i, int(slot))
+		n++
+		if fn(key[:], a.mem[off:off+a.vs:off+a.es]) {
+			break
+		}
+	}
+	return n
+}

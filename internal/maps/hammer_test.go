@@ -26,7 +26,7 @@ func hammerN() int {
 // race detector must see no race.
 func TestHammerHash(t *testing.T) {
 	for _, typ := range []Type{BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_PERCPU_HASH} {
-		t.Run(typ.name(), func(t *testing.T) {
+		t.Run(typ.String(), func(t *testing.T) {
 			const slots, stable = 4, 4
 			m := mustNew(t, Spec{Type: typ, KeySize: 8, ValueSize: 16, MaxEntries: 64}, slots)
 			for k := uint64(0); k < stable; k++ {
@@ -93,18 +93,6 @@ func TestHammerHash(t *testing.T) {
 }
 
 func le64(b []byte) uint64 { return uint64(le32(b)) | uint64(le32(b[4:]))<<32 }
-
-func (t Type) name() string {
-	switch t {
-	case BPF_MAP_TYPE_HASH:
-		return "hash"
-	case BPF_MAP_TYPE_LRU_HASH:
-		return "lru_hash"
-	case BPF_MAP_TYPE_PERCPU_HASH:
-		return "percpu_hash"
-	}
-	return "type"
-}
 
 // TestHammerArrayAndLPM mixes program-side atomics and plain stores with
 // whole-value Go API reads and writes on an array, and lookups with

@@ -648,3 +648,24 @@ func (h *hashMap) Len() int {
 	defer h.mu.Unlock()
 	return h.count
 }
+
+// ForEach is bpf_for_each_hash_elem: bucket by bucket, each bucket from
+// its head, without a lock (elements changed meanwhile may be seen or
+// not, as under RCU in the kernel). The key passed to fn is a copy.
+func (h *hashMap) ForEach(slot uint32, fn func(key, value []byte) bool) int {
+	if int(slot) >= h.slots || h.ofMaps {
+		return 0
+	}
+	key := make([]byte, h.ks)
+	n := 0
+	for b := range h.heads {
+		for e := h.heads[b].Load(); !e.end; e = e.next.Load() {
+			atomicmem.CopyOut(key, e.key, 0)
+			n++
+			if fn(key, h.slotVal(e, int(slot))) {
+				return n
+			}
+		}
+	}
+	return n
+}

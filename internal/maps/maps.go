@@ -34,6 +34,25 @@ const (
 	BPF_MAP_TYPE_MAX Type = 34
 )
 
+var typeNames = map[Type]string{
+	BPF_MAP_TYPE_UNSPEC: "BPF_MAP_TYPE_UNSPEC", BPF_MAP_TYPE_HASH: "BPF_MAP_TYPE_HASH",
+	BPF_MAP_TYPE_ARRAY: "BPF_MAP_TYPE_ARRAY", BPF_MAP_TYPE_PROG_ARRAY: "BPF_MAP_TYPE_PROG_ARRAY",
+	BPF_MAP_TYPE_PERF_EVENT_ARRAY: "BPF_MAP_TYPE_PERF_EVENT_ARRAY", BPF_MAP_TYPE_PERCPU_HASH: "BPF_MAP_TYPE_PERCPU_HASH",
+	BPF_MAP_TYPE_PERCPU_ARRAY: "BPF_MAP_TYPE_PERCPU_ARRAY", BPF_MAP_TYPE_LRU_HASH: "BPF_MAP_TYPE_LRU_HASH",
+	BPF_MAP_TYPE_LRU_PERCPU_HASH: "BPF_MAP_TYPE_LRU_PERCPU_HASH", BPF_MAP_TYPE_LPM_TRIE: "BPF_MAP_TYPE_LPM_TRIE",
+	BPF_MAP_TYPE_ARRAY_OF_MAPS: "BPF_MAP_TYPE_ARRAY_OF_MAPS", BPF_MAP_TYPE_HASH_OF_MAPS: "BPF_MAP_TYPE_HASH_OF_MAPS",
+	BPF_MAP_TYPE_QUEUE: "BPF_MAP_TYPE_QUEUE", BPF_MAP_TYPE_STACK: "BPF_MAP_TYPE_STACK",
+	BPF_MAP_TYPE_RINGBUF: "BPF_MAP_TYPE_RINGBUF",
+}
+
+// String returns the kernel's name of the type, or "BPF_MAP_TYPE(n)".
+func (t Type) String() string {
+	if s, ok := typeNames[t]; ok {
+		return s
+	}
+	return fmt.Sprintf("BPF_MAP_TYPE(%d)", uint32(t))
+}
+
 // Update flags (the flags argument of bpf_map_update_elem and
 // BPF_MAP_UPDATE_ELEM; BPF_F_LOCK also for lookups).
 const (
@@ -400,4 +419,13 @@ type Counter interface {
 // BPF_PSEUDO_MAP_VALUE points into (single-element plain arrays only).
 type DirectValuer interface {
 	DirectValue() []byte
+}
+
+// ForEacher is implemented by the maps bpf_for_each_map_elem walks
+// (arrays and hashes, plain and per-CPU): fn gets each element's key and
+// the value memory of slot, in the kernel's order (index order; bucket
+// by bucket for hashes), until it returns true. The result is the number
+// of elements fn was called for, what the helper returns.
+type ForEacher interface {
+	ForEach(slot uint32, fn func(key, value []byte) (stop bool)) int
 }
