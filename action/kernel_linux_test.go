@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/clsbpf/clsbpf/classifier/packet"
 	"github.com/clsbpf/clsbpf/internal/kerneltest"
 	"github.com/clsbpf/clsbpf/internal/nlattr"
 	"github.com/clsbpf/clsbpf/internal/uapi"
@@ -403,6 +404,149 @@ func TestKernelFilterActions(t *testing.T) {
 			})
 			assert.Equal(t, maskTimes(kact), maskTimes(chain.Dump()))
 			assert.Equal(t, kernelIndexes(t, ns), tableIndexes(tbl))
+		})
+	}
+}
+
+// actionStats reads the basic and queue counters of the kernel's mirred
+// action with the index.
+func actionStats(t *testing.T, conn *actConn, index uint32) Stats {
+	t.Helper()
+	req := list(append(nlattr.AppendString(nil, uapi.TCA_ACT_KIND, "mirred"), nlattr.AppendUint32(nil, uapi.TCA_ACT_INDEX, index)...))
+	msgs, kerr, err := conn.do(uapi.RTM_GETACTION, 0, req)
+	require.NoError(t, err)
+	require.Nil(t, kerr)
+	require.Len(t, msgs, 1)
+	var st Stats
+	nlattr.Walk(msgs[0].Data[uapi.SizeofTcamsg:], func(tab nlattr.Attr) bool {
+		nlattr.Walk(tab.Data, func(n nlattr.Attr) bool {
+			nlattr.Walk(n.Data, func(a nlattr.Attr) bool {
+				if a.Type != uapi.TCA_ACT_STATS {
+					return true
+				}
+				nlattr.Walk(a.Data, func(s nlattr.Attr) bool {
+					switch s.Type {
+					case uapi.TCA_STATS_BASIC:
+						st.Bytes = binary.LittleEndian.Uint64(s.Data)
+						st.Packets = uint64(binary.LittleEndian.Uint32(s.Data[8:]))
+					case uapi.TCA_STATS_QUEUE:
+						st.Drops = uint64(binary.LittleEndian.Uint32(s.Data[8:]))
+						st.Overlimits = uint64(binary.LittleEndian.Uint32(s.Data[16:]))
+					}
+					return true
+				})
+				return true
+			})
+			return true
+		})
+		return true
+	})
+	return st
+}
+
+// TestKernelMirredFlow sends frames through cls_bpf filters carrying
+// mirred actions on veth devices and requires the kernel's action
+// counters (bytes as qdisc_pkt_len counts them, packets, drops,
+// overlimits) and copies delivered to equal the model's.
+func TestKernelMirredFlow(t *testing.T) {
+	ns := kerneltest.NewNetNS(t)
+	// No IPv6: link-local chatter would count as mirrored copies.
+	ns.MustRun(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+	ns.MustRun(t, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+	ns.MustRun(t, "ip", "link", "add", "veth0", "type", "veth", "peer", "name", "veth1")
+	ns.MustRun(t, "ip", "link", "add", "veth2", "type", "veth", "peer", "name", "veth3")
+	ns.MustRun(t, "ip", "link", "add", "veth4", "type", "veth", "peer", "name", "veth5")
+	for _, d := range []string{"veth0", "veth1", "veth2", "veth3"} {
+		ns.MustRun(t, "ip", "link", "set", d, "up")
+	}
+	ns.MustRun(t, "tc", "qdisc", "add", "dev", "veth0", "clsact")
+	ns.MustRun(t, "tc", "qdisc", "add", "dev", "veth1", "clsact")
+	up := uint32(ns.Ifindex(t, "veth2"))
+	down := uint32(ns.Ifindex(t, "veth4"))
+	v0 := ns.Ifindex(t, "veth0")
+	v1 := ns.Ifindex(t, "veth1")
+	rt := ns.Rtnl(t)
+	conn := dialAct(t, ns)
+
+	var sock int
+	require.NoError(t, ns.Do(func() error {
+		var err error
+		sock, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
+		return err
+	}))
+	t.Cleanup(func() { unix.Close(sock) })
+	frame := udpFrame(t, 100)
+	rx := func() uint64 {
+		out := ns.MustRun(t, "cat", "/sys/class/net/veth3/statistics/rx_packets")
+		var n uint64
+		for _, c := range strings.TrimSpace(out) {
+			n = n*10 + uint64(c-'0')
+		}
+		return n
+	}
+
+	tests := []struct {
+		name    string
+		dev     int32  // device whose clsact gets the filter
+		parent  uint32 // ingress or egress
+		eaction uint32
+		target  uint32
+		verdict Verdict
+	}{
+		{name: "ingress_mirror", dev: v1, parent: 0xFFFFFFF2, eaction: uapi.TCA_EGRESS_MIRROR, target: up, verdict: Pipe},
+		{name: "ingress_redirect_stolen", dev: v1, parent: 0xFFFFFFF2, eaction: uapi.TCA_EGRESS_REDIR, target: up, verdict: Stolen},
+		{name: "egress_mirror", dev: v0, parent: 0xFFFFFFF3, eaction: uapi.TCA_EGRESS_MIRROR, target: up, verdict: Pipe},
+		{name: "egress_redirect_to_down_device", dev: v0, parent: 0xFFFFFFF3, eaction: uapi.TCA_EGRESS_REDIR, target: down, verdict: Stolen},
+		{name: "ingress_mirror_to_down_device", dev: v1, parent: 0xFFFFFFF2, eaction: uapi.TCA_EGRESS_MIRROR, target: down, verdict: Pipe},
+	}
+	ops := []byte{0x06, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			index := uint32(100 + i)
+			act := list(actNest("mirred", mirredOpts(index, tt.verdict, tt.eaction, tt.target)))
+			opts := nlattr.AppendUint16(nil, uapi.TCA_BPF_OPS_LEN, 1)
+			opts = nlattr.Append(opts, uapi.TCA_BPF_OPS, ops)
+			opts = nlattr.Append(opts, uapi.TCA_BPF_ACT, act)
+			attrs := nlattr.AppendString(nil, uapi.TCA_KIND, "bpf")
+			attrs = nlattr.Append(attrs, uapi.TCA_OPTIONS, opts)
+			tcm := kerneltest.Tcmsg{Ifindex: tt.dev, Handle: 1, Parent: tt.parent, Info: kerneltest.FilterInfo(1, uapi.ETH_P_ALL)}
+			_, err := rt.Do(kerneltest.TCFilterRequest{Type: uapi.RTM_NEWTFILTER, Flags: uapi.NLM_F_CREATE | uapi.NLM_F_EXCL, Tcmsg: tcm, Attrs: attrs})
+			require.NoError(t, err)
+			defer rt.Do(kerneltest.TCFilterRequest{Type: uapi.RTM_DELTFILTER, Tcmsg: tcm})
+
+			rx0 := rx()
+			const n = 3
+			sa := &unix.SockaddrLinklayer{Ifindex: int(v0), Protocol: 0x0300}
+			for j := 0; j < n; j++ {
+				// A drop at egress comes back to the sender as ENOBUFS.
+				if err := unix.Sendto(sock, frame, 0, sa); err != nil {
+					require.ErrorIs(t, err, syscall.ENOBUFS)
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+			kst := actionStats(t, conn, index)
+			kcopies := rx() - rx0
+
+			fwd := newFakeFwd(map[uint32]DeviceState{up: {Up: true, MACHeaderXmit: true}, down: {Up: false, MACHeaderXmit: true}})
+			tbl := NewTable(Config{Forwarder: fwd})
+			chain, err := tbl.ParseChain(act, FilterContext{Ingress: tt.parent == 0xFFFFFFF2})
+			require.NoError(t, err)
+			var copies uint64
+			for j := 0; j < n; j++ {
+				pkt := egressPacket(t, frame)
+				if tt.parent == 0xFFFFFFF2 {
+					pkt.Direction = packet.Ingress
+				}
+				var res Result
+				chain.Run(pkt, &res)
+			}
+			copies = uint64(len(fwd.sent))
+			mst := chain.Actions()[0].Stats()
+			assert.Equal(t, kst.Bytes, mst.Bytes, "bytes")
+			assert.Equal(t, kst.Packets, mst.Packets, "packets")
+			assert.Equal(t, kst.Drops, mst.Drops, "drops")
+			assert.Equal(t, kst.Overlimits, mst.Overlimits, "overlimits")
+			assert.Equal(t, kcopies, copies, "copies delivered to the target")
 		})
 	}
 }
