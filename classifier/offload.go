@@ -188,7 +188,7 @@ func offloadError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	out := &Error{Op: "change", Attr: "TCA_BPF_FLAGS_GEN", Msg: "offload", Errno: errnoOf(err, syscall.EOPNOTSUPP), Err: err}
+	out := &Error{Op: "change", Attr: "TCA_BPF_FLAGS_GEN", Errno: errnoOf(err, syscall.EOPNOTSUPP), Err: err}
 	var oe *offload.Error
 	if errors.As(err, &oe) {
 		out.Extack = oe.Extack
