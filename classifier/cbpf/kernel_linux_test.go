@@ -702,3 +702,61 @@ func TestKernelCheckSpace(t *testing.T) {
 	}
 	t.Logf("%d programs, %d disagreements with the kernel's checker", n, bad)
 }
+
+// TestKernelALUSpace runs every ALU operation and conditional jump, with
+// K and with X, on pairs of edge values, through the kernel and both
+// engines (full 32-bit results through the byte probes).
+func TestKernelALUSpace(t *testing.T) {
+	u := kerneltest.NewUnixPair(t)
+	cpu := pinCPU(t)
+	pkt := packet.New(512)
+	d := &differ{o: u, mk: func(pl []byte) *packet.Packet {
+		require.NoError(t, pkt.SetL3(pl))
+		pkt.Protocol, pkt.DeviceType, pkt.Slot = 0, 0, cpu
+		return pkt
+	}}
+	vals := []uint32{0, 1, 2, 3, 7, 31, 32, 33, 0x7fffffff, 0x80000000, 0x80000001, 0xfffffffe, 0xffffffff, 0x12345678}
+	payload := [][]byte{make([]byte, 300)}
+	ops := []uint16{add, sub, mul, div, or, and, lsh, rsh, mod, xor}
+	for _, av := range vals {
+		for _, bv := range vals {
+			var progs [][]bpf.RawInstruction
+			for _, op := range ops {
+				progs = append(progs,
+					[]bpf.RawInstruction{
+						stmt(ld|imm, av),   // ld #a
+						stmt(alu|op|k, bv), // op #b (some are rejected: the checker is compared too)
+						stmt(ret|a, 0),     // ret a
+					},
+					[]bpf.RawInstruction{
+						stmt(ld|imm, av),  // ld #a
+						stmt(ldx|imm, bv), // ldx #b
+						stmt(alu|op|x, 0), // op x
+						stmt(ret|a, 0),    // ret a
+					})
+			}
+			for _, op := range []uint16{jeq, jgt, jge, jset} {
+				for _, src := range []uint16{k, x} {
+					progs = append(progs, []bpf.RawInstruction{
+						stmt(ld|imm, av),           // ld #a
+						stmt(ldx|imm, bv),          // ldx #b
+						jump(jmp|op|src, bv, 0, 1), // jop #b or x, jt 3 jf 4
+						stmt(ret|k, 1),             // ret #1
+						stmt(ret|k, 2),             // ret #2
+					})
+				}
+			}
+			progs = append(progs, []bpf.RawInstruction{
+				stmt(ld|imm, av), // ld #a
+				stmt(alu|neg, 0), // neg
+				stmt(ret|a, 0),   // ret a
+			})
+			for _, p := range progs {
+				if err := d.compare(p, payload); err != nil {
+					t.Fatalf("a=%#x b=%#x: %v\n%s", av, bv, err, Disassemble(p))
+				}
+			}
+		}
+	}
+	t.Logf("%d programs, %d runs agree with the kernel", d.checks, d.runs)
+}
