@@ -105,4 +105,5 @@ var (
 	errEPERM  = syscall.EPERM
 	errENOENT = syscall.ENOENT
 	errEINVAL = syscall.EINVAL
+	errEEXIST = syscall.EEXIST
 )
