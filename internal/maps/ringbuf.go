@@ -39,8 +39,11 @@ const (
 // The kernel maps the data pages twice in a row so that a record that
 // wraps past the end is contiguous; here the data area is twice the ring
 // size and a wrapping record is written into the second half, where the
-// consumer reads it. Positions, space accounting and headers are the
-// kernel's bit for bit.
+// consumer reads it. Reserve copies the first pages' bytes there and
+// Commit copies them back, so that even the bytes a program reserves but
+// does not write are the kernel's (what earlier records left there).
+// Positions, space accounting, headers and contents are the kernel's bit
+// for bit.
 type RingBuf struct {
 	info Info
 	mask uint64
@@ -103,6 +106,11 @@ func (r *RingBuf) Reserve(size uint64) []byte {
 		return nil
 	}
 	off := int(prod & r.mask)
+	if wrap := off + int(n) - int(r.mask+1); wrap > 0 {
+		// The second mapping of the first pages: the record sees the
+		// bytes those pages hold, as in the kernel.
+		atomicmem.Move(r.data, int(r.mask+1), r.data, 0, wrap)
+	}
 	atomicmem.Store32(r.data, off, uint32(size)|BPF_RINGBUF_BUSY_BIT)
 	atomicmem.Store32(r.data, off+4, uint32(ringbufPgOff+off/PageSize))
 	r.prod.Store(np)
@@ -127,6 +135,16 @@ func (r *RingBuf) Commit(sample []byte, flags uint64, discard bool) bool {
 	hdr := int(p-base) - BPF_RINGBUF_HDR_SZ
 	if hdr&7 != 0 || uint64(hdr) > r.mask {
 		return false
+	}
+	l := atomicmem.Load32(r.data, hdr)
+	if l&BPF_RINGBUF_BUSY_BIT == 0 {
+		return false
+	}
+	n := (int(l&^(BPF_RINGBUF_BUSY_BIT|BPF_RINGBUF_DISCARD_BIT)) + BPF_RINGBUF_HDR_SZ + 7) &^ 7
+	if wrap := hdr + n - int(r.mask+1); wrap > 0 {
+		// Write the wrapped part back to the first pages, which the
+		// kernel's second mapping shares.
+		atomicmem.Move(r.data, 0, r.data, int(r.mask+1), wrap)
 	}
 	for {
 		l := atomicmem.Load32(r.data, hdr)
