@@ -1,6 +1,7 @@
 package classifier
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/clsbpf/clsbpf/action"
@@ -61,11 +62,18 @@ func (a *Actions) Chain() *action.Chain { return a.c }
 // "goto chain N" verdict reaches Block.Classify, which continues in chain
 // N. Exec allocates nothing.
 func (a *Actions) Exec(pkt *packet.Packet, res Result) Result {
-	ar := action.Result{ClassID: uint32(res.ClassID)}
-	res.Verdict = a.c.Run(pkt, &ar)
+	// action.Chain.Run takes the result by pointer and hands it to each
+	// action through an interface, so a local would escape to the heap:
+	// results are recycled instead.
+	ar := actionResults.Get().(*action.Result)
+	*ar = action.Result{ClassID: uint32(res.ClassID)}
+	res.Verdict = a.c.Run(pkt, ar)
 	res.ClassID = handle.Handle(ar.ClassID)
+	actionResults.Put(ar)
 	return res
 }
+
+var actionResults = sync.Pool{New: func() any { return new(action.Result) }}
 
 // Release gives the actions back to their table (tcf_exts_destroy).
 func (a *Actions) Release() { a.c.Release() }
