@@ -16,6 +16,7 @@ import (
 	"golang.org/x/net/bpf"
 
 	"github.com/clsbpf/clsbpf/classifier/packet"
+	"github.com/clsbpf/clsbpf/internal/csum"
 	"github.com/clsbpf/clsbpf/internal/nlattr"
 	"github.com/clsbpf/clsbpf/internal/uapi"
 )
@@ -521,4 +522,37 @@ func (fixedResolver) ActProgram(fd uint32) (*EBPFProgram, error) {
 		return nil, syscall.EBADF
 	}
 	return &EBPFProgram{Program: constProg(Redirect), ID: 77, Tag: [8]byte{1, 2, 3, 4, 5, 6, 7, 8}}, nil
+}
+
+// TestVlanChecksumComplete keeps a CHECKSUM_COMPLETE sum covering the
+// packet from its network header, as the kernel's rcsum helpers do.
+func TestVlanChecksumComplete(t *testing.T) {
+	tests := []struct {
+		name  string
+		spec  *Vlan
+		frame []byte
+		untag bool
+	}{
+		{name: "pop_in_frame", spec: &Vlan{Params: Params{Verdict: Pipe}, Action: VlanPop}, frame: vlanFrame(t, 10)},
+		{name: "push_onto_offloaded", spec: &Vlan{Params: Params{Verdict: Pipe}, Action: VlanPush, ID: 9}, frame: vlanFrame(t, 10), untag: true},
+		{name: "modify_in_frame", spec: &Vlan{Params: Params{Verdict: Pipe}, Action: VlanModify, ID: 9}, frame: vlanFrame(t, 10, 20)},
+		{name: "pop_eth", spec: &Vlan{Params: Params{Verdict: Pipe}, Action: VlanPopEth}, frame: vlanFrame(t)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tbl := NewTable(Config{})
+			c, _ := one(t, tbl, tt.spec, FilterContext{})
+			pkt := egressPacket(t, tt.frame)
+			pkt.Direction = packet.Ingress
+			if tt.untag {
+				require.NoError(t, pkt.UntagVLAN())
+			}
+			pkt.Checksum = packet.ChecksumComplete
+			pkt.Csum = uint32(csum.Partial(pkt.Bytes()[pkt.NetworkOffset():], 0))
+			var res Result
+			require.Equal(t, Pipe, c.Run(pkt, &res))
+			want := csum.Fold(csum.Partial(pkt.Bytes()[pkt.NetworkOffset():], 0))
+			assert.Equal(t, want, csum.Fold(csum.Wsum(pkt.Csum)))
+		})
+	}
 }

@@ -329,6 +329,26 @@ func (v *vlanAction) Act(pkt *packet.Packet, res *Result) Verdict {
 	v.count(pkt)
 	action := v.Verdict()
 	p := v.p.Load()
+	// At ingress the kernel pushes the MAC header back for the duration
+	// of the action (skb_push_rcsum) and pulls the new one afterwards
+	// (skb_pull_rcsum): a CHECKSUM_COMPLETE sum follows both.
+	ingress := pkt.Direction == packet.Ingress
+	if ingress {
+		postpush(pkt, pkt.Bytes()[:pkt.MACLen()])
+	}
+	err := v.do(pkt, p)
+	if ingress && pkt.MACLen() <= pkt.Len() {
+		postpull(pkt, pkt.Bytes()[:pkt.MACLen()])
+	}
+	if err != nil {
+		v.drops.Add(1)
+		return Shot
+	}
+	return action
+}
+
+// do performs the configured VLAN operation.
+func (v *vlanAction) do(pkt *packet.Packet, p *vlanParams) error {
 	var err error
 	switch p.action {
 	case VlanPop:
@@ -337,7 +357,7 @@ func (v *vlanAction) Act(pkt *packet.Packet, res *Result) Verdict {
 		err = vlanPush(pkt, p.proto, p.vid|uint16(p.prio)<<uapi.VLAN_PRIO_SHIFT)
 	case VlanModify:
 		if !pkt.VLANPresent && !isVlanProto(pkt.Protocol) {
-			return action
+			return nil
 		}
 		var tci uint16
 		if pkt.VLANPresent {
@@ -357,11 +377,7 @@ func (v *vlanAction) Act(pkt *packet.Packet, res *Result) Verdict {
 	case VlanPushEth:
 		err = ethPush(pkt, &p.dst, &p.src)
 	}
-	if err != nil {
-		v.drops.Add(1)
-		return Shot
-	}
-	return action
+	return err
 }
 
 func (v *vlanAction) dumpOptions(e *encoder, bind, ref int32) {
