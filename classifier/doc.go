@@ -24,15 +24,52 @@
 // Filter.AppendOptions as the same TCA_BPF_* attributes, byte for byte, that
 // RTM_GETTFILTER returns.
 //
-// Actions, hardware offload and class binding plug in through the
-// ActionParser, ActionChain, Offloader and ClassBinder interfaces of
-// Config; without them the chain behaves as a kernel without action
-// support, bound to a device that cannot offload, in a qdisc without
-// classes.
+// A Block is a tc filter block (tcf_block): chains 0 to MaxChain, each an
+// ordered list of classifiers (Proto, the kernel's tcf_proto) by priority
+// and protocol, each classifier a Chain. Block.Classify walks it as
+// tcf_classify does (protocol match, the first non-negative verdict wins,
+// Reclassify restarts at chain 0, "goto chain N" continues in chain N, 16
+// restarts at most, then Shot). Block.Change, Delete and Get apply
+// cls_api's rules (automatic priorities from 49152 down, protocol and kind
+// checks, NLM_F_CREATE/EXCL, the errno and extack text of each refusal),
+// and Block.Request and Block.Dump take and give whole RTM_NEWTFILTER,
+// RTM_DELTFILTER and RTM_GETTFILTER messages in the kernel's format.
+//
+// Actions, hardware offload and class binding plug in through Config:
+// ActionParser and ActionChain (NewActionParser and Actions adapt package
+// action, whose chains run in classic mode and whose "goto chain" verdicts
+// reach the block walk), Offload (an offload.Block: the devices the block
+// is bound to and their drivers, see package offload) and ClassBinder.
+// Without them the chain behaves as a kernel without action support, bound
+// to a device that cannot offload, in a qdisc without classes.
+//
+// # Hardware offload
+//
+// Change sends each filter to the bound devices' drivers with the
+// kernel's decision and error matrix (cls_bpf_offload_cmd and
+// tc_setup_cb_*): a replaced filter keeps its skip flags (EINVAL
+// otherwise); SKIP_HW filters are never offered; a SKIP_SW filter needs
+// every bound device to have an offload hook (EOPNOTSUPP) and at least one
+// driver to take it (EINVAL), and the first driver error aborts its change,
+// which is rolled back (the old program goes back to hardware, or the new
+// one is destroyed) so that nothing is half-applied; other filters
+// tolerate driver errors. Filters record how many drivers hold them
+// (InHWCount) and dump IN_HW or NOT_IN_HW. Deleting a filter destroys it in
+// hardware whatever its flags, ignoring errors. Block.Bind and Unbind
+// re-offload every filter to a device that joins or leaves. Dumps ask the
+// drivers for statistics first and add them to the filter's actions. A
+// SKIP_SW filter classifies only packets that arrived on a bound device
+// whose driver runs it (offload.HardwareRunner, such as package soft).
 //
 // # Concurrency
 //
-// A Chain is safe for concurrent use. The filter list lives in an immutable
+// Chains and Blocks are safe for concurrent use. A Block publishes its
+// chains and classifiers as one immutable snapshot and each classifier its
+// filter list as another: Block.Classify loads the block snapshot once and
+// each classifier's list as it reaches it. A classifier appears in the
+// block only once its first filter is in place.
+//
+// A Chain's filter list lives in an immutable
 // snapshot published through an atomic pointer: Classify loads it once and
 // runs with no lock and no allocation, on as many goroutines as there are
 // packets (each packet on one goroutine at a time). Writers are serialized
@@ -54,12 +91,17 @@
 // # Limits
 //
 // Integers in attributes are read and written in little-endian order, the
-// host order of x86 and arm64 kernels. The chain models one classifier:
-// priorities, protocols and chain indexes (cls_api's tcf_proto list and
-// goto-chain) belong to its caller; Change models cls_api's handle lookup
-// (ENOENT without Create, EEXIST with Excl) because it decides which filter
-// cls_bpf_change replaces. Statistics requests to offload drivers before a
-// dump are not made.
+// host order of x86 and arm64 kernels. A Chain alone models one
+// classifier and cls_api's handle lookup (ENOENT without Create, EEXIST
+// with Excl), which decides which filter cls_bpf_change replaces; a Block
+// adds the rest of cls_api. Only the "bpf" kind exists: any other TCA_KIND
+// for a new classifier is "TC classifier not found" (ENOENT), where a
+// kernel could load a module. Chain templates, explicitly created chains
+// (RTM_NEWCHAIN), terse dumps and the legacy statistics a police action
+// adds after TCA_OPTIONS are not modelled. A chain held only by "goto
+// chain" actions is tracked per filter: it goes when the filters whose
+// actions name it go (the kernel waits for the actions, which may be
+// shared by index, and frees them after an RCU grace period).
 //
 // # Kernel source
 //
@@ -70,5 +112,10 @@
 // attribute policy. Tests compare it with the running kernel: the same
 // requests go to cls_bpf in a private network namespace and to a Chain, and
 // errno and dump bytes must agree, as must the class each frame lands in
-// under an HTB qdisc.
+// under an HTB qdisc. Blocks are compared with the kernel's clsact ingress
+// block: random request sequences across chains, priorities and protocols
+// (errno, extack and dumps), automatic priorities, and frame-by-frame flows
+// through mirred actions ending in "goto chain" and "reclassify" on veth
+// pairs. The block walk follows net/sched/cls_api.c (__tcf_classify,
+// tcf_chain_tp_find, tcf_auto_prio, tc_dump_tfilter, tcf_fill_node).
 package classifier
