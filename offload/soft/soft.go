@@ -10,7 +10,7 @@
 // Program.Runner (the device's stand-in for its JIT). Destroy drops the
 // filter, and Stats reports, and then clears, the packets and bytes the
 // device ran the filter on since the last Stats request, as drivers report
-// differences.
+// differences; a Replace keeps the counts not yet reported.
 //
 // A classifier whose block is bound to a Device runs the SKIP_SW filters
 // the device holds on packets that arrived on the device (packet.Ifindex
@@ -105,6 +105,12 @@ func (d *Device) Setup(req *offload.Request) error {
 		e, err := build(req.Prog)
 		if err != nil {
 			return err
+		}
+		if old, ok := cur[id]; ok {
+			// The filter's counters survive a new program: what ran
+			// before is still to be reported.
+			e.packets.Store(old.packets.Load())
+			e.bytes.Store(old.bytes.Load())
 		}
 		next := maps.Clone(cur)
 		next[id] = e
