@@ -319,9 +319,38 @@ func (x *txn) checkFlags(a Action, f initArgs) error {
 		return nil
 	}
 	if fl&SkipSW != 0 && fl&SkipHW == 0 {
+		if !offloadable(a) {
+			return errno(syscall.EOPNOTSUPP, "")
+		}
 		return errno(syscall.EINVAL, "")
 	}
 	return nil
+}
+
+// offloadable is what flow_action_init and the kinds' offload_act_setup
+// accept: an action a driver could be asked to run. A standalone action
+// that skips software but is not offloadable fails with EOPNOTSUPP instead
+// of EINVAL.
+func offloadable(a Action) bool {
+	v := a.Gen().Verdict()
+	switch x := a.(type) {
+	case *gactAction:
+		return v == OK || v == Shot || v == Trap || v.IsGotoChain()
+	case *mirredAction, *csumAction:
+		return true
+	case *vlanAction:
+		act := x.p.Load().action
+		return act == VlanPush || act == VlanPop || act == VlanModify
+	case *skbeditAction:
+		f := x.p.Load().flags
+		return f == uapi.SKBEDIT_F_MARK || f == uapi.SKBEDIT_F_PTYPE || f == uapi.SKBEDIT_F_PRIORITY
+	case *policeAction:
+		ok := func(v Verdict) bool {
+			return v == OK || v == Shot || v == Pipe || v == Unspec || v.IsGotoChain() || v.IsJump()
+		}
+		return ok(v) && ok(x.p.Load().result)
+	}
+	return false
 }
 
 // ParseChain builds a filter's action chain from the payload of a
@@ -403,4 +432,21 @@ func (t *Table) AddMessage(body []byte, replace bool) ([]Action, error) {
 // encoding).
 func (t *Table) Add(specs []Spec, replace bool) ([]Action, error) {
 	return t.AddAttrs(EncodeSpecs(specs), replace)
+}
+
+// GotoChains returns the chain indexes the chain's actions may continue
+// classification in ("goto chain N" verdicts, configured or as a gact
+// fallback), in action order, for the block that must hold those chains
+// (the kernel's tcf_chain_get_by_act).
+func (c *Chain) GotoChains() []uint32 {
+	if c == nil {
+		return nil
+	}
+	var out []uint32
+	for _, a := range c.actions {
+		if g := a.Gen(); g.hasGoto.Load() {
+			out = append(out, g.gotoChain.Load())
+		}
+	}
+	return out
 }

@@ -153,6 +153,17 @@ func TestCsumEdgeCases(t *testing.T) {
 		hdr[6], hdr[7] = 0, 0
 		assert.Equal(t, beSum(append(pseudo, hdr...)), uint16(b[40])<<8|uint16(b[41]))
 	})
+	t.Run("igmp", func(t *testing.T) {
+		// IGMPv2 membership report for 239.1.2.3 with a garbage checksum.
+		msg := gopacket.Payload([]byte{0x16, 0, 0xde, 0xad, 239, 1, 2, 3})
+		f := golden(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolIGMP), msg)
+		pkt, v, _ := run(t, f, CsumIGMP, OK, nil)
+		assert.Equal(t, OK, v)
+		b := append([]byte{}, pkt.Bytes()[34:42]...)
+		want := uint16(b[2])<<8 | uint16(b[3])
+		b[2], b[3] = 0, 0
+		assert.Equal(t, beSum(b), want)
+	})
 	t.Run("truncated_drops", func(t *testing.T) {
 		_, v, st := run(t, udpGolden, CsumUDP, OK, func(p *packet.Packet) { require.NoError(t, p.Trim(40)) })
 		assert.Equal(t, Shot, v)

@@ -102,8 +102,9 @@ func egressPacket(t testing.TB, frame []byte) *packet.Packet {
 }
 
 var (
-	errEPERM  = syscall.EPERM
-	errENOENT = syscall.ENOENT
-	errEINVAL = syscall.EINVAL
-	errEEXIST = syscall.EEXIST
+	errEPERM      = syscall.EPERM
+	errENOENT     = syscall.ENOENT
+	errEINVAL     = syscall.EINVAL
+	errEEXIST     = syscall.EEXIST
+	errEOPNOTSUPP = syscall.EOPNOTSUPP
 )

@@ -103,3 +103,39 @@ func TestReplaceKeepsCounters(t *testing.T) {
 	assert.Equal(t, uint64(1), acts[0].Stats().Packets)
 	assert.Equal(t, int32(1), acts[0].Gen().RefCount())
 }
+
+func TestStandaloneSkipSW(t *testing.T) {
+	skipSW := Params{Flags: SkipSW}
+	tests := []struct {
+		name string
+		spec Spec
+		want error
+	}{
+		{"gact_drop_no_hardware", &Gact{Params: Params{Verdict: Shot, Flags: SkipSW}}, errEINVAL},
+		{"gact_pipe_not_offloadable", &Gact{Params: Params{Verdict: Pipe, Flags: SkipSW}}, errEOPNOTSUPP},
+		{"skbedit_mark", &Skbedit{Params: skipSW, SetMark: true}, errEINVAL},
+		{"skbedit_mark_and_priority", &Skbedit{Params: skipSW, SetMark: true, SetPriority: true}, errEOPNOTSUPP},
+		{"police_reclassify", &Police{Params: Params{Verdict: Reclassify, Flags: SkipSW}}, errEOPNOTSUPP},
+		{"vlan_pop_eth", &Vlan{Params: skipSW, Action: VlanPopEth}, errEOPNOTSUPP},
+		{"skip_hw_is_fine", &Gact{Params: Params{Verdict: Pipe, Flags: SkipHW}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewTable(Config{}).Add([]Spec{tt.spec}, false)
+			if tt.want == nil {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestGotoChains(t *testing.T) {
+	tbl := NewTable(Config{})
+	c, err := tbl.NewChain([]Spec{&Gact{Params: Params{Verdict: ExtGotoChain | 7}}, &Gact{}, &Gact{Params: Params{Verdict: ExtGotoChain | 2}}}, FilterContext{})
+	require.NoError(t, err)
+	assert.Equal(t, []uint32{7, 2}, c.GotoChains())
+	_, err = tbl.Add([]Spec{&Gact{Params: Params{Verdict: ExtGotoChain | 7}}}, false)
+	assert.ErrorIs(t, err, errEINVAL, "no chain outside a filter")
+}
