@@ -71,9 +71,10 @@ func (c *Chain) Release() {
 	}
 }
 
-// Run executes the chain on one packet as the kernel's tcf_action_exec
-// (net/sched/act_api.c) does and returns the final verdict:
+// Run executes the chain on one packet as the kernel's tcf_exts_exec and
+// tcf_action_exec (net/sched/act_api.c) do and returns the final verdict:
 //
+//   - an empty (or nil) chain returns OK and touches nothing;
 //   - a packet marked SkipClassify has the mark cleared and gets OK;
 //   - actions run in order; those flagged SkipSW are skipped;
 //   - an action returning Repeat runs again, at most 32 runs, and a 32nd
@@ -87,6 +88,10 @@ func (c *Chain) Release() {
 //
 // Run takes no lock and allocates nothing.
 func (c *Chain) Run(pkt *packet.Packet, res *Result) Verdict {
+	if c == nil || len(c.actions) == 0 {
+		// tcf_exts_exec: no actions, OK, and the skip mark is kept.
+		return OK
+	}
 	if pkt.SkipClassify {
 		pkt.SkipClassify = false
 		return OK

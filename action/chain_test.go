@@ -30,6 +30,7 @@ func TestChainRun(t *testing.T) {
 	}{
 		{name: "empty_chain_is_ok", acts: nil, want: OK, wantGoto: -1},
 		{name: "skip_classify_runs_nothing", acts: []act{a(Shot)}, skip: true, want: OK, wantRuns: []int{0}, wantGoto: -1},
+		{name: "empty_chain_keeps_skip_mark", acts: nil, skip: true, want: OK, wantGoto: -1},
 		{name: "pipe_goes_on", acts: []act{a(Pipe), a(Pipe), a(Shot)}, want: Shot, wantRuns: []int{1, 1, 1}, wantGoto: -1},
 		{name: "final_pipe_returned", acts: []act{a(Pipe), a(Pipe)}, want: Pipe, wantRuns: []int{1, 1}, wantGoto: -1},
 		{name: "non_pipe_stops", acts: []act{a(OK), a(Shot)}, want: OK, wantRuns: []int{1, 0}, wantGoto: -1},
@@ -75,7 +76,7 @@ func TestChainRun(t *testing.T) {
 			pkt.SkipClassify = tt.skip
 			var res Result
 			assert.Equal(t, tt.want, c.Run(pkt, &res))
-			assert.False(t, pkt.SkipClassify)
+			assert.Equal(t, tt.skip && len(tt.acts) == 0, pkt.SkipClassify)
 			for i, s := range ss {
 				assert.Equal(t, tt.wantRuns[i], s.runs, "runs of action %d", i+1)
 			}
