@@ -339,6 +339,12 @@ func (m *Map) NextKey(key, nextKeyOut any) error {
 	return nil
 }
 
+// Freeze is BPF_MAP_FREEZE: from now on the Go API may not change the
+// map (updates, deletes and pops fail with EPERM); programs still may,
+// unless the map has FlagRdOnlyProg. Freezing a FlagRdOnly map or freezing
+// twice is EPERM, as in the kernel.
+func (m *Map) Freeze() error { return m.opError("freeze", m.m.Freeze()) }
+
 // Iterate returns an iterator over the map's keys and values.
 func (m *Map) Iterate() *MapIterator {
 	return &MapIterator{m: m, max: m.spec.MaxEntries}

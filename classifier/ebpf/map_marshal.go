@@ -20,7 +20,7 @@ func marshal(v any, size int, buf []byte) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		if size == 0 {
-			return buf[:0], nil
+			return nil, nil // a NULL key, as queues and ring buffers need
 		}
 		return nil, fmt.Errorf("nil for %d bytes", size)
 	case []byte:

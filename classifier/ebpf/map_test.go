@@ -288,6 +288,19 @@ func TestIterate(t *testing.T) {
 	assert.ErrorIs(t, it.Err(), syscall.EPERM)
 }
 
+func TestFreeze(t *testing.T) {
+	m := newMap(t, &MapSpec{Type: Array, KeySize: 4, ValueSize: 4, MaxEntries: 2, Flags: FlagRdOnlyProg})
+	require.NoError(t, m.Put(uint32(0), uint32(7)))
+	require.NoError(t, m.Freeze())
+	assert.ErrorIs(t, m.Put(uint32(0), uint32(8)), syscall.EPERM)
+	assert.ErrorIs(t, m.Freeze(), syscall.EPERM)
+	var v uint32
+	require.NoError(t, m.Lookup(uint32(0), &v))
+	assert.Equal(t, uint32(7), v)
+	assert.True(t, m.m.Frozen())
+	assert.Equal(t, FlagRdOnlyProg, m.Flags()&FlagRdOnlyProg, "what the verifier reads to refuse program writes")
+}
+
 func TestNextKey(t *testing.T) {
 	m := newMap(t, &MapSpec{Type: Array, KeySize: 4, ValueSize: 4, MaxEntries: 2})
 	var k uint32

@@ -18,7 +18,7 @@ type arrayMap struct {
 	max    uint32 // max_entries
 	slots  int
 	mem    []byte // atomicmem storage
-	perms  perms
+	*access
 }
 
 const arrayCreateFlags = BPF_F_NUMA_NODE | BPF_F_MMAPABLE | bpfFAccessMask |
@@ -64,7 +64,7 @@ func newArray(info Info, opts Options) (Map, error) {
 		es:     int(roundUp8(s.ValueSize)),
 		max:    s.MaxEntries,
 		slots:  info.Slots,
-		perms:  perms(s.Flags),
+		access: newAccess(s.Flags),
 	}
 	n := uint64(a.es) * uint64(a.max)
 	if a.percpu {
@@ -158,7 +158,7 @@ func (a *arrayMap) SysValueSize() int {
 }
 
 func (a *arrayMap) SysLookup(key, value []byte, flags uint64) syscall.Errno {
-	if e := sysLookupPre(a.perms, flags); e != 0 {
+	if e := sysLookupPre(a.access, flags); e != 0 {
 		return e
 	}
 	if len(key) != 4 || len(value) != a.SysValueSize() {
@@ -179,21 +179,21 @@ func (a *arrayMap) SysLookup(key, value []byte, flags uint64) syscall.Errno {
 }
 
 func (a *arrayMap) SysUpdate(key, value []byte, flags uint64) syscall.Errno {
-	if e := sysUpdatePre(a.perms, flags); e != 0 {
+	if e := sysUpdatePre(a.access, flags); e != 0 {
 		return e
 	}
 	return a.update(key, value, flags, 0, a.percpu)
 }
 
 func (a *arrayMap) SysDelete(key []byte) syscall.Errno {
-	if !a.perms.canWrite() {
+	if !a.access.canWrite() {
 		return syscall.EPERM
 	}
 	return syscall.EINVAL
 }
 
 func (a *arrayMap) SysNextKey(key, next []byte) syscall.Errno {
-	if !a.perms.canRead() {
+	if !a.access.canRead() {
 		return syscall.EPERM
 	}
 	return arrayNextKey(a.max, key, next)
@@ -220,7 +220,7 @@ func arrayNextKey(max uint32, key, next []byte) syscall.Errno {
 }
 
 func (a *arrayMap) SysLookupAndDelete(key, value []byte, flags uint64) syscall.Errno {
-	if e := sysLookupAndDeletePre(a.perms, flags, false); e != 0 {
+	if e := sysLookupAndDeletePre(a.access, flags, false); e != 0 {
 		return e
 	}
 	return ENOTSUPP

@@ -15,7 +15,7 @@ type fdArray struct {
 	info  Info
 	max   uint32
 	slots []atomic.Pointer[objRef]
-	perms perms
+	*access
 	inner *Spec
 
 	ownerMu sync.Mutex
@@ -47,11 +47,11 @@ func newFdArray(info Info, inner *Spec, opts Options) (Map, error) {
 		return nil, err
 	}
 	return &fdArray{
-		info:  info,
-		max:   s.MaxEntries,
-		slots: make([]atomic.Pointer[objRef], s.MaxEntries),
-		perms: perms(s.Flags),
-		inner: inner,
+		info:   info,
+		max:    s.MaxEntries,
+		slots:  make([]atomic.Pointer[objRef], s.MaxEntries),
+		access: newAccess(s.Flags),
+		inner:  inner,
 	}, nil
 }
 
@@ -167,7 +167,7 @@ func (a *fdArray) SysValueSize() int { return 4 }
 // array slot, the map id of an array of maps; perf event arrays have no
 // syscall lookup (ENOTSUPP).
 func (a *fdArray) SysLookup(key, value []byte, flags uint64) syscall.Errno {
-	if e := sysLookupPre(a.perms, flags); e != 0 {
+	if e := sysLookupPre(a.access, flags); e != 0 {
 		return e
 	}
 	if len(key) != 4 || len(value) != 4 {
@@ -195,7 +195,7 @@ func (a *fdArray) SysLookup(key, value []byte, flags uint64) syscall.Errno {
 // and then fails with EBADF: the slots hold objects, which UpdateObject
 // stores, where the kernel reads a file descriptor from the value.
 func (a *fdArray) SysUpdate(key, value []byte, flags uint64) syscall.Errno {
-	if e := sysUpdatePre(a.perms, flags); e != 0 {
+	if e := sysUpdatePre(a.access, flags); e != 0 {
 		return e
 	}
 	if flags != BPF_ANY || len(key) != 4 || len(value) != 4 {
@@ -210,7 +210,7 @@ func (a *fdArray) SysUpdate(key, value []byte, flags uint64) syscall.Errno {
 // UpdateObject is bpf_fd_array_map_update_elem with the object the fd
 // stands for.
 func (a *fdArray) UpdateObject(key []byte, obj any, flags uint64) syscall.Errno {
-	if e := sysUpdatePre(a.perms, flags); e != 0 {
+	if e := sysUpdatePre(a.access, flags); e != 0 {
 		return e
 	}
 	if flags != BPF_ANY {
@@ -247,21 +247,21 @@ func (a *fdArray) UpdateObject(key []byte, obj any, flags uint64) syscall.Errno 
 }
 
 func (a *fdArray) SysDelete(key []byte) syscall.Errno {
-	if !a.perms.canWrite() {
+	if !a.access.canWrite() {
 		return syscall.EPERM
 	}
 	return a.Delete(key)
 }
 
 func (a *fdArray) SysNextKey(key, next []byte) syscall.Errno {
-	if !a.perms.canRead() {
+	if !a.access.canRead() {
 		return syscall.EPERM
 	}
 	return arrayNextKey(a.max, key, next)
 }
 
 func (a *fdArray) SysLookupAndDelete(key, value []byte, flags uint64) syscall.Errno {
-	if e := sysLookupAndDeletePre(a.perms, flags, false); e != 0 {
+	if e := sysLookupAndDeletePre(a.access, flags, false); e != 0 {
 		return e
 	}
 	return ENOTSUPP

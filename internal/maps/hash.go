@@ -43,9 +43,9 @@ type hashMap struct {
 	mask     uint32
 	heads    []atomic.Pointer[helem]
 	ends     []helem
-	perms    perms
-	inner    *Spec
-	policy   LRUPolicy
+	*access
+	inner  *Spec
+	policy LRUPolicy
 
 	mu      sync.Mutex
 	count   int
@@ -121,7 +121,7 @@ func newHash(info Info, inner *Spec, opts Options) (Map, error) {
 		es:       int(roundUp8(s.ValueSize)),
 		slots:    info.Slots,
 		seed:     opts.Seed,
-		perms:    perms(s.Flags),
+		access:   newAccess(s.Flags),
 		policy:   opts.LRU,
 	}
 	if s.Flags&BPF_F_ZERO_SEED != 0 {
@@ -552,7 +552,7 @@ func (h *hashMap) copyOut(e *helem, value []byte) {
 }
 
 func (h *hashMap) SysLookup(key, value []byte, flags uint64) syscall.Errno {
-	if e := sysLookupPre(h.perms, flags); e != 0 {
+	if e := sysLookupPre(h.access, flags); e != 0 {
 		return e
 	}
 	if len(key) != h.ks || len(value) != h.SysValueSize() {
@@ -567,7 +567,7 @@ func (h *hashMap) SysLookup(key, value []byte, flags uint64) syscall.Errno {
 }
 
 func (h *hashMap) SysUpdate(key, value []byte, flags uint64) syscall.Errno {
-	if e := sysUpdatePre(h.perms, flags); e != 0 {
+	if e := sysUpdatePre(h.access, flags); e != 0 {
 		return e
 	}
 	if h.ofMaps {
@@ -578,7 +578,7 @@ func (h *hashMap) SysUpdate(key, value []byte, flags uint64) syscall.Errno {
 }
 
 func (h *hashMap) UpdateObject(key []byte, obj any, flags uint64) syscall.Errno {
-	if e := sysUpdatePre(h.perms, flags); e != 0 {
+	if e := sysUpdatePre(h.access, flags); e != 0 {
 		return e
 	}
 	if !h.ofMaps {
@@ -591,7 +591,7 @@ func (h *hashMap) UpdateObject(key []byte, obj any, flags uint64) syscall.Errno 
 }
 
 func (h *hashMap) SysDelete(key []byte) syscall.Errno {
-	if !h.perms.canWrite() {
+	if !h.access.canWrite() {
 		return syscall.EPERM
 	}
 	return h.remove(key, nil)
@@ -601,7 +601,7 @@ func (h *hashMap) SysDelete(key []byte) syscall.Errno {
 // bucket, else the first element of the next non-empty bucket; a key that
 // is not in the map restarts from the first bucket.
 func (h *hashMap) SysNextKey(key, next []byte) syscall.Errno {
-	if !h.perms.canRead() {
+	if !h.access.canRead() {
 		return syscall.EPERM
 	}
 	if len(next) != h.ks || key != nil && len(key) != h.ks {
@@ -630,7 +630,7 @@ func (h *hashMap) SysNextKey(key, next []byte) syscall.Errno {
 }
 
 func (h *hashMap) SysLookupAndDelete(key, value []byte, flags uint64) syscall.Errno {
-	if e := sysLookupAndDeletePre(h.perms, flags, false); e != 0 {
+	if e := sysLookupAndDeletePre(h.access, flags, false); e != 0 {
 		return e
 	}
 	if h.ofMaps {

@@ -237,6 +237,9 @@ func runOps(t *testing.T, tc diffCase, km *ciliumebpf.Map, our Map, r *rand.Rand
 			return tc.key(r)
 		}
 		if ks == 0 {
+			if r.IntN(8) == 0 {
+				return []byte{} // a non-NULL key for key_size 0: EINVAL
+			}
 			return nil
 		}
 		b := make([]byte, ks)
@@ -266,7 +269,7 @@ func runOps(t *testing.T, tc diffCase, km *ciliumebpf.Map, our Map, r *rand.Rand
 			v := value()
 			f := updateFlags[r.IntN(len(updateFlags))]
 			desc = fmt.Sprintf("update %x=%x flags %d", k, v, f)
-			if queue {
+			if queue && k == nil {
 				ke = errnoOf(km.Update(nil, v, ciliumebpf.MapUpdateFlags(f)))
 			} else {
 				ke = kernelOp(cmdMapUpdateElem, fd, k, v, f)
@@ -276,7 +279,7 @@ func runOps(t *testing.T, tc diffCase, km *ciliumebpf.Map, our Map, r *rand.Rand
 			f := []uint64{0, 0, 0, BPF_F_LOCK, 1}[r.IntN(5)]
 			desc = fmt.Sprintf("lookup %x flags %d", k, f)
 			kout, oout = make([]byte, vsz), make([]byte, vsz)
-			if queue && f == 0 {
+			if queue && f == 0 && k == nil {
 				ke = errnoOf(km.Lookup(nil, kout))
 			} else {
 				ke = kernelOp(cmdMapLookupElem, fd, k, kout, f)
@@ -302,7 +305,7 @@ func runOps(t *testing.T, tc diffCase, km *ciliumebpf.Map, our Map, r *rand.Rand
 			f := []uint64{0, 0, BPF_F_LOCK}[r.IntN(3)]
 			desc = fmt.Sprintf("lookup and delete %x flags %d", k, f)
 			kout, oout = make([]byte, vsz), make([]byte, vsz)
-			if queue && f == 0 {
+			if queue && f == 0 && k == nil {
 				ke = errnoOf(km.LookupAndDelete(nil, kout))
 			} else {
 				ke = kernelOp(cmdMapLookupAndDelete, fd, k, kout, f)
@@ -480,4 +483,43 @@ func TestKernelInnerMapChecks(t *testing.T) {
 	require.NoError(t, err)
 	_, err = New(&Spec{Type: BPF_MAP_TYPE_ARRAY_OF_MAPS, KeySize: 4, ValueSize: 4, MaxEntries: 1, Inner: &aom.Info().Spec}, Options{})
 	assert.ErrorIs(t, err, syscall.EINVAL, "kernel: EINVAL (measured: no two-level map-in-map)")
+}
+
+// TestKernelFreeze compares BPF_MAP_FREEZE and the syscall writes after
+// it with the kernel's.
+func TestKernelFreeze(t *testing.T) {
+	requireBPF(t)
+	const cmdMapFreeze = 22
+	freeze := func(fd int) syscall.Errno {
+		a := struct{ fd uint32 }{uint32(fd)}
+		_, _, e := unix.Syscall(unix.SYS_BPF, cmdMapFreeze, uintptr(unsafe.Pointer(&a)), unsafe.Sizeof(a))
+		return e
+	}
+	for _, s := range []Spec{
+		{Type: BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 4, MaxEntries: 2},
+		{Type: BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 4, MaxEntries: 2},
+		{Type: BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 4, MaxEntries: 2, Flags: BPF_F_RDONLY},
+		{Type: BPF_MAP_TYPE_QUEUE, ValueSize: 4, MaxEntries: 2},
+		{Type: BPF_MAP_TYPE_LPM_TRIE, KeySize: 8, ValueSize: 4, MaxEntries: 2, Flags: BPF_F_NO_PREALLOC},
+		{Type: BPF_MAP_TYPE_RINGBUF, MaxEntries: 4096},
+	} {
+		t.Run(s.Type.String(), func(t *testing.T) {
+			km, err := ciliumebpf.NewMap(&ciliumebpf.MapSpec{Type: ciliumebpf.MapType(s.Type), KeySize: s.KeySize,
+				ValueSize: s.ValueSize, MaxEntries: s.MaxEntries, Flags: s.Flags})
+			require.NoError(t, err)
+			defer km.Close()
+			our, err := New(&s, Options{})
+			require.NoError(t, err)
+			key, val := make([]byte, s.KeySize), make([]byte, our.SysValueSize())
+			if s.Type == BPF_MAP_TYPE_LPM_TRIE {
+				key[0] = 8
+			}
+			assert.Equal(t, freeze(km.FD()), our.Freeze(), "first freeze")
+			assert.Equal(t, freeze(km.FD()), our.Freeze(), "second freeze")
+			assert.Equal(t, kernelOp(cmdMapUpdateElem, km.FD(), key, val, 0), our.SysUpdate(key, val, 0), "update")
+			assert.Equal(t, kernelOp(cmdMapDeleteElem, km.FD(), key, nil, 0), our.SysDelete(key), "delete")
+			assert.Equal(t, kernelOp(cmdMapLookupAndDelete, km.FD(), key, val, 0), our.SysLookupAndDelete(key, val, 0), "lookup and delete")
+			assert.Equal(t, kernelOp(cmdMapLookupElem, km.FD(), key, val, 0), our.SysLookup(key, val, 0), "lookup")
+		})
+	}
 }

@@ -29,8 +29,8 @@ type trieMap struct {
 	es        int
 	max       uint32
 	maxPrefix uint32
-	perms     perms
-	root      atomic.Pointer[lnode]
+	*access
+	root atomic.Pointer[lnode]
 
 	mu sync.Mutex
 	n  uint32 // n_entries
@@ -67,7 +67,7 @@ func newTrie(info Info, opts Options) (Map, error) {
 		es:        int(roundUp8(s.ValueSize)),
 		max:       s.MaxEntries,
 		maxPrefix: (s.KeySize - 4) * 8,
-		perms:     perms(s.Flags),
+		access:    newAccess(s.Flags),
 	}, nil
 }
 
@@ -280,7 +280,7 @@ func (t *trieMap) Delete(key []byte) syscall.Errno {
 func (t *trieMap) SysValueSize() int { return t.vs }
 
 func (t *trieMap) SysLookup(key, value []byte, flags uint64) syscall.Errno {
-	if e := sysLookupPre(t.perms, flags); e != 0 {
+	if e := sysLookupPre(t.access, flags); e != 0 {
 		return e
 	}
 	if len(key) != 4+t.ds || len(value) != t.vs {
@@ -295,14 +295,14 @@ func (t *trieMap) SysLookup(key, value []byte, flags uint64) syscall.Errno {
 }
 
 func (t *trieMap) SysUpdate(key, value []byte, flags uint64) syscall.Errno {
-	if e := sysUpdatePre(t.perms, flags); e != 0 {
+	if e := sysUpdatePre(t.access, flags); e != 0 {
 		return e
 	}
 	return t.update(key, value, flags)
 }
 
 func (t *trieMap) SysDelete(key []byte) syscall.Errno {
-	if !t.perms.canWrite() {
+	if !t.access.canWrite() {
 		return syscall.EPERM
 	}
 	return t.Delete(key)
@@ -312,7 +312,7 @@ func (t *trieMap) SysDelete(key []byte) syscall.Errno {
 // before the ones containing them; a missing or invalid key restarts from
 // the leftmost node.
 func (t *trieMap) SysNextKey(key, next []byte) syscall.Errno {
-	if !t.perms.canRead() {
+	if !t.access.canRead() {
 		return syscall.EPERM
 	}
 	if len(next) != 4+t.ds || key != nil && len(key) != 4+t.ds {
@@ -376,7 +376,7 @@ copyKey:
 }
 
 func (t *trieMap) SysLookupAndDelete(key, value []byte, flags uint64) syscall.Errno {
-	if e := sysLookupAndDeletePre(t.perms, flags, false); e != 0 {
+	if e := sysLookupAndDeletePre(t.access, flags, false); e != 0 {
 		return e
 	}
 	return ENOTSUPP

@@ -224,6 +224,10 @@ type Map interface {
 	SysNextKey(key, next []byte) syscall.Errno
 	// SysLookupAndDelete is BPF_MAP_LOOKUP_AND_DELETE_ELEM.
 	SysLookupAndDelete(key, value []byte, flags uint64) syscall.Errno
+	// Freeze is BPF_MAP_FREEZE.
+	Freeze() syscall.Errno
+	// Frozen reports whether the map is frozen.
+	Frozen() bool
 }
 
 // New checks spec as BPF_MAP_CREATE does (map_create and the type's
@@ -303,12 +307,34 @@ func checkMemory(n uint64, opts Options) error {
 	return nil
 }
 
-// perms implements the syscall-side access flags: BPF_F_RDONLY forbids
-// updates and deletes, BPF_F_WRONLY lookups and key walks (EPERM).
-type perms uint32
+// access implements the syscall-side access rules (map_get_sys_perms):
+// BPF_F_RDONLY forbids updates and deletes, BPF_F_WRONLY lookups and key
+// walks (EPERM), and a frozen map takes no more syscall writes.
+type access struct {
+	flags  uint32
+	frozen atomic.Bool
+}
 
-func (p perms) canRead() bool  { return uint32(p)&BPF_F_WRONLY == 0 }
-func (p perms) canWrite() bool { return uint32(p)&BPF_F_RDONLY == 0 }
+func newAccess(flags uint32) *access { return &access{flags: flags} }
+
+func (a *access) canRead() bool { return a.flags&BPF_F_WRONLY == 0 }
+
+func (a *access) canWrite() bool { return a.flags&BPF_F_RDONLY == 0 && !a.frozen.Load() }
+
+// Freeze is BPF_MAP_FREEZE: from now on the syscall side may not write the
+// map (EPERM); programs still may, unless BPF_F_RDONLY_PROG says
+// otherwise. Freezing a map the syscall side may not write — BPF_F_RDONLY,
+// or already frozen — is EPERM (map_freeze checks the write permission
+// before its own EBUSY check, so a second freeze is EPERM).
+func (a *access) Freeze() syscall.Errno {
+	if a.flags&BPF_F_RDONLY != 0 || !a.frozen.CompareAndSwap(false, true) {
+		return syscall.EPERM
+	}
+	return 0
+}
+
+// Frozen reports whether Freeze was called.
+func (a *access) Frozen() bool { return a.frozen.Load() }
 
 // Program is what a prog array holds: a loaded program, identified for
 // BPF_MAP_LOOKUP_ELEM by its id and checked for compatibility by its type.
@@ -336,7 +362,7 @@ type ObjectMap interface {
 // sysLookupPre is map_lookup_elem's checks before the type's lookup:
 // unknown flags, read permission, BPF_F_LOCK without a bpf_spin_lock in
 // the value (values here never have one: there is no BTF).
-func sysLookupPre(p perms, flags uint64) syscall.Errno {
+func sysLookupPre(p *access, flags uint64) syscall.Errno {
 	if flags&^BPF_F_LOCK != 0 {
 		return syscall.EINVAL
 	}
@@ -350,7 +376,7 @@ func sysLookupPre(p perms, flags uint64) syscall.Errno {
 }
 
 // sysUpdatePre is map_update_elem's checks before the type's update.
-func sysUpdatePre(p perms, flags uint64) syscall.Errno {
+func sysUpdatePre(p *access, flags uint64) syscall.Errno {
 	if !p.canWrite() {
 		return syscall.EPERM
 	}
@@ -361,7 +387,7 @@ func sysUpdatePre(p perms, flags uint64) syscall.Errno {
 }
 
 // sysLookupAndDeletePre is map_lookup_and_delete_elem's checks.
-func sysLookupAndDeletePre(p perms, flags uint64, queue bool) syscall.Errno {
+func sysLookupAndDeletePre(p *access, flags uint64, queue bool) syscall.Errno {
 	if flags&^BPF_F_LOCK != 0 {
 		return syscall.EINVAL
 	}

@@ -15,7 +15,7 @@ type queueMap struct {
 	stack bool
 	vs    int
 	size  uint32 // max_entries + 1
-	perms perms
+	*access
 
 	mu         sync.Mutex
 	head, tail uint32
@@ -39,12 +39,12 @@ func newQueue(info Info, opts Options) (Map, error) {
 		return nil, err
 	}
 	return &queueMap{
-		info:  info,
-		stack: s.Type == BPF_MAP_TYPE_STACK,
-		vs:    int(s.ValueSize),
-		size:  uint32(size),
-		perms: perms(s.Flags),
-		elems: make([]byte, size*uint64(s.ValueSize)),
+		info:   info,
+		stack:  s.Type == BPF_MAP_TYPE_STACK,
+		vs:     int(s.ValueSize),
+		size:   uint32(size),
+		access: newAccess(s.Flags),
+		elems:  make([]byte, size*uint64(s.ValueSize)),
 	}, nil
 }
 
@@ -141,44 +141,44 @@ func (q *queueMap) Delete(key []byte) syscall.Errno { return syscall.EINVAL }
 func (q *queueMap) SysValueSize() int { return q.vs }
 
 func (q *queueMap) SysLookup(key, value []byte, flags uint64) syscall.Errno {
-	if e := sysLookupPre(q.perms, flags); e != 0 {
+	if e := sysLookupPre(q.access, flags); e != 0 {
 		return e
 	}
-	if len(key) != 0 {
-		return syscall.EINVAL
+	if key != nil {
+		return syscall.EINVAL // __bpf_copy_key: a key for key_size 0
 	}
 	return q.Peek(value)
 }
 
 func (q *queueMap) SysUpdate(key, value []byte, flags uint64) syscall.Errno {
-	if e := sysUpdatePre(q.perms, flags); e != 0 {
+	if e := sysUpdatePre(q.access, flags); e != 0 {
 		return e
 	}
-	if len(key) != 0 {
+	if key != nil {
 		return syscall.EINVAL
 	}
 	return q.Push(value, flags)
 }
 
 func (q *queueMap) SysDelete(key []byte) syscall.Errno {
-	if !q.perms.canWrite() {
+	if !q.access.canWrite() {
 		return syscall.EPERM
 	}
 	return syscall.EINVAL
 }
 
 func (q *queueMap) SysNextKey(key, next []byte) syscall.Errno {
-	if !q.perms.canRead() {
+	if !q.access.canRead() {
 		return syscall.EPERM
 	}
 	return syscall.EINVAL
 }
 
 func (q *queueMap) SysLookupAndDelete(key, value []byte, flags uint64) syscall.Errno {
-	if e := sysLookupAndDeletePre(q.perms, flags, true); e != 0 {
+	if e := sysLookupAndDeletePre(q.access, flags, true); e != 0 {
 		return e
 	}
-	if len(key) != 0 {
+	if key != nil {
 		return syscall.EINVAL
 	}
 	return q.Pop(value)

@@ -45,6 +45,7 @@ const (
 // Positions, space accounting, headers and contents are the kernel's bit
 // for bit.
 type RingBuf struct {
+	*access
 	info Info
 	mask uint64
 	data []byte // atomicmem, 2 * ring size
@@ -67,10 +68,11 @@ func newRingBuf(info Info, opts Options) (Map, error) {
 		return nil, err
 	}
 	return &RingBuf{
-		info: info,
-		mask: uint64(s.MaxEntries) - 1,
-		data: atomicmem.Alloc(2 * int(s.MaxEntries)),
-		wake: make(chan struct{}, 1),
+		access: newAccess(s.Flags),
+		info:   info,
+		mask:   uint64(s.MaxEntries) - 1,
+		data:   atomicmem.Alloc(2 * int(s.MaxEntries)),
+		wake:   make(chan struct{}, 1),
 	}, nil
 }
 
@@ -251,26 +253,51 @@ func (r *RingBuf) Delete(key []byte) syscall.Errno { return ENOTSUPP }
 func (r *RingBuf) SysValueSize() int { return 0 }
 
 func (r *RingBuf) SysLookup(key, value []byte, flags uint64) syscall.Errno {
-	if e := sysLookupPre(0, flags); e != 0 {
+	if e := sysLookupPre(r.access, flags); e != 0 {
 		return e
+	}
+	if key != nil {
+		return syscall.EINVAL // __bpf_copy_key: a key for key_size 0
 	}
 	return ENOTSUPP
 }
 
 func (r *RingBuf) SysUpdate(key, value []byte, flags uint64) syscall.Errno {
-	if e := sysUpdatePre(0, flags); e != 0 {
+	if e := sysUpdatePre(r.access, flags); e != 0 {
 		return e
+	}
+	if key != nil {
+		return syscall.EINVAL
 	}
 	return ENOTSUPP
 }
 
-func (r *RingBuf) SysDelete(key []byte) syscall.Errno { return ENOTSUPP }
+func (r *RingBuf) SysDelete(key []byte) syscall.Errno {
+	if !r.canWrite() {
+		return syscall.EPERM
+	}
+	if key != nil {
+		return syscall.EINVAL
+	}
+	return ENOTSUPP
+}
 
-func (r *RingBuf) SysNextKey(key, next []byte) syscall.Errno { return ENOTSUPP }
+func (r *RingBuf) SysNextKey(key, next []byte) syscall.Errno {
+	if !r.canRead() {
+		return syscall.EPERM
+	}
+	if key != nil {
+		return syscall.EINVAL
+	}
+	return ENOTSUPP
+}
 
 func (r *RingBuf) SysLookupAndDelete(key, value []byte, flags uint64) syscall.Errno {
-	if e := sysLookupAndDeletePre(0, flags, false); e != 0 {
+	if e := sysLookupAndDeletePre(r.access, flags, false); e != 0 {
 		return e
+	}
+	if key != nil {
+		return syscall.EINVAL
 	}
 	return ENOTSUPP
 }
