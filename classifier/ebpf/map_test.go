@@ -441,3 +441,18 @@ func TestGoAPIAllocs(t *testing.T) {
 		}
 	}))
 }
+
+// BenchmarkGoAPILookup is Map.Lookup from Go (the syscall view: a copy of
+// the value) with a []byte key and a *uint64 output.
+func BenchmarkGoAPILookup(b *testing.B) {
+	m := newMap(b, &MapSpec{Type: Hash, KeySize: 16, ValueSize: 8, MaxEntries: 1024})
+	var key any = make([]byte, 16)
+	require.NoError(b, m.Put(key, uint64(1)))
+	var out any = new(uint64)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := m.Lookup(key, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -21,6 +21,22 @@
 // at the access width. A lookup returns the element's value memory; it
 // stays valid after a delete, because nothing is freed while referenced.
 //
+// # Helpers
+//
+// The helpers of a program on execution slot s map onto the methods so:
+// bpf_map_lookup_elem is Lookup(key, s) (LookupObject for arrays and
+// hashes of maps, which yields the inner Map), bpf_map_update_elem
+// Update(key, value, flags, s), bpf_map_delete_elem Delete,
+// bpf_map_push/pop/peek_elem the QueueMap methods,
+// bpf_map_lookup_percpu_elem PercpuLookup.LookupSlot,
+// bpf_for_each_map_elem ForEacher.ForEach, bpf_tail_call ProgArray.At
+// (after ProgArray.Compatible at load), bpf_perf_event_output PerfOutput,
+// and the ring buffer helpers RingBuf.Reserve, Commit, Output and Query.
+// BPF_PSEUDO_MAP_VALUE points into DirectValuer.DirectValue. Errno results
+// are positive: a helper returns their negation. Load-time rules that
+// depend on the map (BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG in
+// Info().Spec.Flags, which helpers a map type allows) are the verifier's.
+//
 // # Concurrency
 //
 // All methods are safe for concurrent use. Lookups never lock and never

@@ -1,6 +1,7 @@
 package maps
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"sync"
 	"sync/atomic"
@@ -82,7 +83,28 @@ func extractBit(data []byte, i uint32) int {
 func (t *trieMap) longestPrefixMatch(n *lnode, plen uint32, data []byte) uint32 {
 	limit := min(n.prefixlen, plen)
 	var m uint32
-	for i := 0; i < t.ds; i++ {
+	i := 0
+	for ; i+8 <= t.ds; i += 8 {
+		d := binary.BigEndian.Uint64(n.data[i:]) ^ binary.BigEndian.Uint64(data[i:])
+		m += uint32(bits.LeadingZeros64(d))
+		if m >= limit {
+			return limit
+		}
+		if d != 0 {
+			return m
+		}
+	}
+	for ; i+4 <= t.ds; i += 4 {
+		d := binary.BigEndian.Uint32(n.data[i:]) ^ binary.BigEndian.Uint32(data[i:])
+		m += uint32(bits.LeadingZeros32(d))
+		if m >= limit {
+			return limit
+		}
+		if d != 0 {
+			return m
+		}
+	}
+	for ; i < t.ds; i++ {
 		d := n.data[i] ^ data[i]
 		m += uint32(bits.LeadingZeros8(d))
 		if m >= limit {
