@@ -175,6 +175,7 @@ func (c *Common) Stats() Stats {
 // init sets the fields of a freshly created action (tcf_idr_create).
 func (c *Common) init(kind string, index uint32, flags Flags, clock Clock) {
 	c.kind, c.index, c.flags, c.clock = kind, index, flags, clock
+	c.hwStats = uapi.TCA_ACT_HW_STATS_ANY
 	now := clock.Now()
 	c.install = now
 	c.lastuse.Store(now)

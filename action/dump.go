@@ -3,6 +3,7 @@ package action
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -54,7 +55,7 @@ func dumpAction(e *encoder, a Action, bind, ref int32) {
 	if ck := c.Cookie(); ck != nil {
 		e.bytes(uapi.TCA_ACT_COOKIE, ck)
 	}
-	if c.hwStats != 0 && c.hwStats != uapi.TCA_ACT_HW_STATS_ANY {
+	if c.hwStats != uapi.TCA_ACT_HW_STATS_ANY {
 		b := binary.LittleEndian.AppendUint32(nil, uint32(c.hwStats))
 		e.bytes(uapi.TCA_ACT_HW_STATS, binary.LittleEndian.AppendUint32(b, uapi.TCA_ACT_HW_STATS_ANY))
 	}
@@ -107,14 +108,39 @@ func (t *Table) DumpAction(kind string, index uint32) ([]byte, error) {
 	if !ok {
 		return nil, &Error{Kind: kind, Errno: syscall.ENOENT, Msg: "TC action with specified index not found"}
 	}
-	// tcf_action_update_hw_stats: kinds that can be offloaded ask the
-	// hardware, find none, and from then on report the used statistics
-	// type as valid.
-	if kinds[kind].offload {
-		a.Gen().usedHWValid = true
-	}
 	var e encoder
 	e.nest(1, func(e *encoder) { dumpAction(e, a, 0, 0) })
+	return e.b, nil
+}
+
+// DumpKind returns the TCA_ACT_TAB payload of `tc actions list action
+// kind` (an RTM_GETACTION dump, tcf_dump_walker): every action of the kind
+// in index order, nests numbered from 0, all in one payload where the
+// kernel sends 32 per message. As in the kernel, listing asks the (absent)
+// hardware for statistics, after which offloadable actions report their
+// used hardware statistics type as valid.
+func (t *Table) DumpKind(kind string) ([]byte, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ops, ok := kinds[kind]
+	if !ok {
+		return nil, &Error{Kind: kind, Errno: syscall.EINVAL, Msg: "Specified TC action kind not found"}
+	}
+	d := t.idr(kind)
+	idx := make([]uint32, 0, len(d.m))
+	for i := range d.m {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	var e encoder
+	for n, i := range idx {
+		a := d.m[i]
+		if ops.offload {
+			// tcf_action_update_hw_stats
+			a.Gen().usedHWValid = true
+		}
+		e.nest(uint16(n), func(e *encoder) { dumpAction(e, a, 0, 0) })
+	}
 	return e.b, nil
 }
 
@@ -130,25 +156,42 @@ func (c *Chain) String() string {
 	var w strings.Builder
 	for i, a := range c.actions {
 		fmt.Fprintf(&w, "\n\taction order %d: ", i+1)
-		formatAction(&w, a, 0, 0, true)
+		formatAction(&w, a, true, true)
 	}
 	return w.String()
 }
 
-// Format prints one action as `tc -s actions get` does.
+// Format prints one action as `tc -s actions get` does, after tc's "total
+// acts 0" line.
 func (t *Table) Format(a Action) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var w strings.Builder
-	w.WriteString("\n\taction order 0: ")
-	formatAction(&w, a, 0, 0, true)
+	w.WriteString("\n\taction order 1: ")
+	formatAction(&w, a, false, true)
 	return w.String()
 }
 
-// formatAction is tc_print_one_action.
-func formatAction(w *strings.Builder, a Action, bind, ref int32, stats bool) {
+// hwStatsString is iproute2's print_hw_stats list.
+func hwStatsString(v uint8) string {
+	if v == 0 {
+		return " disabled"
+	}
+	var out string
+	if v&uapi.TCA_ACT_HW_STATS_IMMEDIATE != 0 {
+		out += " immediate"
+	}
+	if v&uapi.TCA_ACT_HW_STATS_DELAYED != 0 {
+		out += " delayed"
+	}
+	return out
+}
+
+// formatAction is tc_print_one_action; filter says the action is printed
+// as part of a filter (tc's bind), which hides the offload flags.
+func formatAction(w *strings.Builder, a Action, filter, stats bool) {
 	c := a.Gen()
-	a.(kindDumper).format(w, bind, ref, stats)
+	a.(kindDumper).format(w, 0, 0, stats)
 	if stats {
 		s := c.Stats()
 		w.WriteString("\tAction statistics:\n")
@@ -158,8 +201,33 @@ func formatAction(w *strings.Builder, a Action, bind, ref int32, stats bool) {
 	if ck := c.Cookie(); ck != nil {
 		fmt.Fprintf(w, "\tcookie %x\n", ck)
 	}
+	newline := false
 	if c.flags&NoPercpuStats != 0 {
-		w.WriteString("\tno_percpu\n")
+		w.WriteString("\tno_percpu")
+		newline = true
+	}
+	if !filter {
+		if c.flags&SkipHW != 0 {
+			w.WriteString("\tskip_hw")
+			newline = true
+		}
+		if c.flags&SkipSW != 0 {
+			w.WriteString("\tskip_sw")
+			newline = true
+		}
+		if c.flags&SkipHW == 0 {
+			w.WriteString("\tnot_in_hw")
+			newline = true
+		}
+	}
+	if newline {
+		w.WriteString("\n")
+	}
+	if c.hwStats != uapi.TCA_ACT_HW_STATS_ANY {
+		fmt.Fprintf(w, "\thw_stats%s\n", hwStatsString(c.hwStats))
+	}
+	if c.usedHWValid {
+		w.WriteString("\tused_hw_stats disabled\n")
 	}
 }
 

@@ -5,6 +5,9 @@ package action
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -247,11 +250,28 @@ func kernelIndexes(t *testing.T, ns *kerneltest.NetNS) []string {
 	return idx
 }
 
+// tableIndexes lists the table's mirred actions from its list dump, as
+// kernelIndexes lists the kernel's (with the same side effect).
 func tableIndexes(t *Table) []string {
-	var idx []string
-	for _, a := range t.Actions("mirred") {
-		idx = append(idx, itoa(a.Index()))
+	dump, err := t.DumpKind("mirred")
+	if err != nil {
+		panic(err)
 	}
+	var idx []string
+	nlattr.Walk(dump, func(n nlattr.Attr) bool {
+		nlattr.Walk(n.Data, func(a nlattr.Attr) bool {
+			if a.Type == uapi.TCA_ACT_OPTIONS {
+				nlattr.Walk(a.Data, func(o nlattr.Attr) bool {
+					if o.Type == uapi.TCA_MIRRED_PARMS {
+						idx = append(idx, itoa(binary.LittleEndian.Uint32(o.Data)))
+					}
+					return true
+				})
+			}
+			return true
+		})
+		return true
+	})
 	return idx
 }
 
@@ -549,4 +569,68 @@ func TestKernelMirredFlow(t *testing.T) {
 			assert.Equal(t, kcopies, copies, "copies delivered to the target")
 		})
 	}
+}
+
+var tcTimes = regexp.MustCompile(` (installed|used|firstused) [0-9]+ sec`)
+
+// TestKernelMirredFormat compares the printed form of mirred actions with
+// what tc prints for the kernel's: `tc -s actions get` for standalone
+// actions and `tc -s filter show` for a filter's.
+func TestKernelMirredFormat(t *testing.T) {
+	if _, err := exec.LookPath("tc"); err != nil {
+		kerneltest.Skip(t, "iproute2 'tc' not installed")
+	}
+	ns := kerneltest.NewNetNS(t)
+	ns.MustRun(t, "ip", "link", "add", "veth0", "type", "veth", "peer", "name", "veth1")
+	ns.MustRun(t, "tc", "qdisc", "add", "dev", "veth0", "clsact")
+	ifx := uint32(ns.Ifindex(t, "veth0"))
+	conn := dialAct(t, ns)
+	fwd := newFakeFwd(map[uint32]DeviceState{ifx: {Up: true, MACHeaderXmit: true, Name: "veth0"}})
+	tbl := NewTable(Config{Forwarder: fwd})
+	nests := [][]byte{
+		actNest("mirred", mirredOpts(3, Stolen, uapi.TCA_EGRESS_REDIR, ifx), nlattr.Append(nil, uapi.TCA_ACT_COOKIE, []byte{0x0a, 0x0b})),
+		actNest("mirred", mirredOpts(4, Pipe, uapi.TCA_EGRESS_MIRROR, ifx), bitfield(uapi.TCA_ACT_FLAGS, 1, 1)),
+		actNest("mirred", mirredOpts(5, ExtJump|1, uapi.TCA_INGRESS_MIRROR, ifx), bitfield(uapi.TCA_ACT_HW_STATS, 1, 1)),
+		actNest("mirred", mirredOpts(6, ExtGotoChain|3, uapi.TCA_INGRESS_REDIR, ifx), bitfield(uapi.TCA_ACT_FLAGS, 2, 2)),
+	}
+	for i, n := range nests {
+		index := uint32(3 + i)
+		t.Run(fmt.Sprintf("get_%d", index), func(t *testing.T) {
+			if i == 3 {
+				// goto chain needs a filter; standalone gets a plain verdict.
+				n = actNest("mirred", mirredOpts(6, Unspec, uapi.TCA_INGRESS_REDIR, ifx), bitfield(uapi.TCA_ACT_FLAGS, 2, 2))
+			}
+			_, kerr, err := conn.do(uapi.RTM_NEWACTION, netlink.Create|netlink.Excl, list(n))
+			require.NoError(t, err)
+			require.Nil(t, kerr)
+			acts, err := tbl.AddAttrs(list(n), false)
+			require.NoError(t, err)
+			out := ns.MustRun(t, "tc", "-s", "actions", "get", "action", "mirred", "index", fmt.Sprint(index))
+			want := strings.TrimPrefix(out, "total acts 0\n")
+			assert.Equal(t, tcTimes.ReplaceAllString(want, ""), tcTimes.ReplaceAllString(tbl.Format(acts[0]), ""))
+		})
+	}
+	t.Run("filter_show", func(t *testing.T) {
+		actList := list(
+			actNest("mirred", mirredOpts(0, Pipe, uapi.TCA_EGRESS_MIRROR, ifx), nlattr.Append(nil, uapi.TCA_ACT_COOKIE, []byte{1, 2, 3})),
+			actNest("mirred", mirredOpts(0, ExtGotoChain|3, uapi.TCA_EGRESS_MIRROR, ifx), bitfield(uapi.TCA_ACT_FLAGS, 1, 1)),
+			actNest("mirred", mirredOpts(0, ExtJump|1, uapi.TCA_INGRESS_MIRROR, ifx), bitfield(uapi.TCA_ACT_HW_STATS, 2, 2)),
+			actNest("mirred", mirredOpts(0, Stolen, uapi.TCA_EGRESS_REDIR, ifx)),
+		)
+		opts := nlattr.AppendUint16(nil, uapi.TCA_BPF_OPS_LEN, 1)
+		opts = nlattr.Append(opts, uapi.TCA_BPF_OPS, []byte{0x06, 0, 0, 0, 0xff, 0xff, 0xff, 0xff})
+		opts = nlattr.Append(opts, uapi.TCA_BPF_ACT, actList)
+		attrs := nlattr.AppendString(nil, uapi.TCA_KIND, "bpf")
+		attrs = nlattr.Append(attrs, uapi.TCA_OPTIONS, opts)
+		tcm := kerneltest.Tcmsg{Ifindex: int32(ifx), Handle: 1, Parent: 0xFFFFFFF2, Info: kerneltest.FilterInfo(1, uapi.ETH_P_ALL)}
+		_, err := ns.Rtnl(t).Do(kerneltest.TCFilterRequest{Type: uapi.RTM_NEWTFILTER, Flags: uapi.NLM_F_CREATE | uapi.NLM_F_EXCL, Tcmsg: tcm, Attrs: attrs})
+		require.NoError(t, err)
+		chain, err := tbl.ParseChain(actList, FilterContext{Ingress: true})
+		require.NoError(t, err)
+		out := ns.MustRun(t, "tc", "-s", "filter", "show", "dev", "veth0", "ingress")
+		i := strings.Index(out, "\n\taction order 1")
+		require.GreaterOrEqual(t, i, 0, out)
+		want := strings.TrimRight(out[i:], "\n")
+		assert.Equal(t, tcTimes.ReplaceAllString(want, ""), tcTimes.ReplaceAllString(strings.TrimRight(chain.String(), "\n"), ""))
+	})
 }
