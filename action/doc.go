@@ -60,9 +60,10 @@
 // from a legacy TCA_BPF_POLICE, and Table.NewChain from Go specs, which
 // it encodes into that payload and parses, so both forms fail alike.
 // Table.AddAttrs and Table.Add create standalone actions as `tc actions
-// add` does. Chain.Run executes the chain as tcf_action_exec; Chain.Dump
-// and Table.DumpAction write the kernel's dump attributes in the kernel's
-// order; Chain.String prints as `tc -s` does.
+// add` does. Chain.Run executes the chain as tcf_action_exec; Chain.Dump,
+// Table.DumpAction and Table.DumpKind write the kernel's dump attributes
+// in the kernel's order (a filter dump, `tc actions get`, `tc actions
+// list`); Chain.String and Table.Format print as `tc -s` does.
 //
 // The embedding program supplies what the kernel would find around an
 // action through Config: a Clock (time for statistics and police), a Rand
@@ -95,9 +96,10 @@
 // # Actions: limits and differences from the kernel
 //
 // Hardware offload is absent: in_hw_count is always 0, a standalone action
-// that skips software is refused, and a get of a standalone action reports
-// the used hardware statistics type as valid and zero, as the kernel does
-// when no driver answers. Rate estimators are not modelled: police avrate
+// that skips software is refused (EINVAL, or EOPNOTSUPP when no driver
+// could run it), and once listed an action reports the used hardware
+// statistics type as valid and zero, as the kernel does when no driver
+// answers. Rate estimators are not modelled: police avrate
 // reads the Estimator, and is accepted only with FilterContext.RateEstimator.
 // Two new actions with the same explicit index in one request fail with
 // EAGAIN; a kernel filter request replays such a request forever. Replacing
