@@ -543,9 +543,21 @@ func TestKernelMirredFlow(t *testing.T) {
 					require.ErrorIs(t, err, syscall.ENOBUFS)
 				}
 			}
-			time.Sleep(50 * time.Millisecond)
-			kst := actionStats(t, conn, index)
-			kcopies := rx() - rx0
+			// Ingress processing and veth delivery finish in softirq
+			// context, possibly after sendto returned: wait for the
+			// kernel's counters to settle.
+			var kst Stats
+			var kcopies uint64
+			for wait := 0; wait < 100; wait++ {
+				kst = actionStats(t, conn, index)
+				kcopies = rx() - rx0
+				if kst.Packets == n && (tt.target == down || kcopies == n) {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			time.Sleep(20 * time.Millisecond)
+			kcopies = rx() - rx0
 
 			fwd := newFakeFwd(map[uint32]DeviceState{up: {Up: true, MACHeaderXmit: true}, down: {Up: false, MACHeaderXmit: true}})
 			tbl := NewTable(Config{Forwarder: fwd})
