@@ -132,7 +132,7 @@ func (bed *blockBed) dumps(t *testing.T, chain *uint32) (kd, ld []string) {
 	for _, m := range km {
 		kd = append(kd, kernelMsgString(m))
 	}
-	lm, err := bed.b.Dump(Message{Type: uapi.RTM_GETTFILTER, Flags: uapi.NLM_F_DUMP, TCMsg: TCMsg{Ifindex: bed.ifindex, Parent: clsactIngress}, Attrs: attrs})
+	lm, err := bed.b.Request(Message{Type: uapi.RTM_GETTFILTER, Flags: uapi.NLM_F_REQUEST | uapi.NLM_F_DUMP, TCMsg: TCMsg{Ifindex: bed.ifindex, Parent: clsactIngress}, Attrs: attrs})
 	require.NoError(t, err)
 	for _, m := range lm {
 		ld = append(ld, libMsgString(m))
@@ -162,6 +162,14 @@ type blockGen struct {
 	r     *rand.Rand
 	bed   *blockBed
 	gotos bool // this sequence may use "goto chain" actions
+	// added is the last accepted RTM_NEWTFILTER, to send again.
+	added *blockRequest
+}
+
+type blockRequest struct {
+	tcm   TCMsg
+	attrs []byte
+	what  string
 }
 
 func (g *blockGen) pick(n int) int             { return g.r.IntN(n) }
@@ -248,6 +256,10 @@ func (g *blockGen) flags() uint16 {
 // request makes one random request: its type, flags, header and
 // attributes.
 func (g *blockGen) request() (typ, flags uint16, tcm TCMsg, attrs []byte, what string) {
+	if g.added != nil && g.chance(0.08) {
+		// The same add again: EEXIST once its handle is known.
+		return uapi.RTM_NEWTFILTER, uapi.NLM_F_CREATE | uapi.NLM_F_EXCL, g.added.tcm, g.added.attrs, "again: " + g.added.what
+	}
 	tcm = g.tcm()
 	chain := g.chain()
 	if chain != 0 || g.chance(0.3) {
@@ -269,6 +281,21 @@ func (g *blockGen) request() (typ, flags uint16, tcm TCMsg, attrs []byte, what s
 	default:
 		typ = uapi.RTM_GETTFILTER
 		attrs = append(attrs, g.kind()...)
+	}
+	if g.chance(0.04) {
+		// A top-level attribute rtm_tca_policy refuses, or ignores.
+		bad := oneOf(g,
+			nlattr.Append(nil, uapi.TCA_CHAIN, []byte{1, 0}),
+			nlattr.Append(nil, uapi.TCA_KIND, nil),
+			nlattr.Append(nil, uapi.TCA_RATE, []byte{1, 2, 3}),
+			nlattr.Append(nil, uapi.TCA_DUMP_INVISIBLE, []byte{1}),
+			nlattr.Append(nil, 30, []byte{1, 2, 3, 4}),
+		)
+		if g.chance(0.5) {
+			attrs = append(bad, attrs...)
+		} else {
+			attrs = append(attrs, bad...)
+		}
 	}
 	w := tcm.Where(chain)
 	what = fmt.Sprintf("type %d flags %#x chain %d prio %d proto %#04x handle %#x attrs %x", typ, flags, w.Chain, w.Prio, w.Protocol, tcm.Handle, attrs)
@@ -316,6 +343,9 @@ func TestKernelBlockRequestDifferential(t *testing.T) {
 			if ko != lo {
 				t.Fatalf("sequence %d step %d: %s\nkernel:  %s\nlibrary: %s (%v)", seq, step, what, ko, lo, lerr)
 			}
+			if typ == uapi.RTM_NEWTFILTER && kerr == nil && tcm.Handle != 0 && tcm.Info>>16 != 0 {
+				g.added = &blockRequest{tcm, attrs, what}
+			}
 			if typ == uapi.RTM_GETTFILTER && kerr == nil {
 				require.Len(t, lm, 1)
 				require.Len(t, km, 1)
@@ -342,10 +372,11 @@ func TestKernelBlockRequestDifferential(t *testing.T) {
 			require.NoError(t, lerr)
 		}
 		bed.settle(t)
+		g.added = nil
 	}
 	t.Logf("%d sequences, %d requests agreed with the kernel: %v", sequences, requests, outcomes)
 	if !testing.Short() {
-		for _, want := range []string{"ok", "invalid argument", "file exists", "no such file or directory", "no space left on device", "operation not supported"} {
+		for _, want := range []string{"ok", "invalid argument", "file exists", "no such file or directory", "no space left on device", "operation not supported", "numerical result out of range"} {
 			require.NotZero(t, outcomes[want], "no request got %q", want)
 		}
 	}

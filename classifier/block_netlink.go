@@ -105,7 +105,8 @@ func chainOf(tb nlattr.Table) uint32 {
 // Request carries out one RTM_NEWTFILTER, RTM_DELTFILTER or RTM_GETTFILTER
 // request as the kernel's tc_new_tfilter, tc_del_tfilter and
 // tc_get_tfilter do, returning the reply messages (one for a get, none
-// otherwise) or the kernel's error with its extack text. The request's
+// otherwise) or the kernel's error with its extack text. A get with
+// NLM_F_DUMP is a dump (see Dump). The request's
 // tcm_ifindex and tcm_parent only select the block, which is the caller's
 // business; tcm_info gives the priority and protocol, TCA_CHAIN the chain,
 // TCA_KIND the kind, and TCA_OPTIONS and TCA_RATE reach cls_bpf.
@@ -143,6 +144,9 @@ func (b *Block) Request(m Message) ([]Message, error) {
 		}
 		return nil, b.del(m.TCMsg.Where(chainOf(tb)), m.TCMsg.Handle, kindOf(tb))
 	case uapi.RTM_GETTFILTER:
+		if m.Flags&uapi.NLM_F_DUMP == uapi.NLM_F_DUMP {
+			return b.Dump(m)
+		}
 		tb, err := parseTCA("get", m.Attrs)
 		if err != nil {
 			return nil, err
