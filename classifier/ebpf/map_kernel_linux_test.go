@@ -3,6 +3,8 @@
 package ebpf
 
 import (
+	"errors"
+	"syscall"
 	"testing"
 
 	ciliumebpf "github.com/cilium/ebpf"
@@ -135,6 +137,40 @@ func TestKernelGoAPI(t *testing.T) {
 		assert.Equal(t, []uint64{3, 2, 1}, got[1])
 	})
 
+	t.Run("batch", func(t *testing.T) {
+		for _, typ := range []MapType{Hash, LRUHash, Array} {
+			km, m := pair(typ, 4, 8, 32, 0)
+			if typ != Array {
+				km, m = pair(typ, 4, 8, 32, FlagZeroSeed)
+			}
+			keys, vals := make([]uint32, 20), make([]uint64, 20)
+			for i := range keys {
+				keys[i], vals[i] = uint32(i*3), uint64(i)
+			}
+			kn, kerr := km.BatchUpdate(keys, vals, nil)
+			on, oerr := m.BatchUpdate(keys, vals, nil)
+			require.Equal(t, kerr == nil, oerr == nil, "%s update: %v / %v", typ, kerr, oerr)
+			require.Equal(t, kn, on)
+			for _, size := range []int{1, 3, 7} {
+				var kc ciliumebpf.MapBatchCursor
+				var oc MapBatchCursor
+				for step := 0; step < 40; step++ {
+					kk, kv := make([]uint32, size), make([]uint64, size)
+					ok, ov := make([]uint32, size), make([]uint64, size)
+					kn, kerr := km.BatchLookup(&kc, kk, kv, nil)
+					on, oerr := m.BatchLookup(&oc, ok, ov, nil)
+					assert.Equal(t, errnoIn(kerr), errnoIn(oerr), "%s size %d step %d: %v / %v", typ, size, step, kerr, oerr)
+					require.Equal(t, kn, on, "%s size %d step %d", typ, size, step)
+					assert.Equal(t, kk[:kn], ok[:on])
+					assert.Equal(t, kv[:kn], ov[:on])
+					if kerr != nil {
+						break
+					}
+				}
+			}
+		}
+	})
+
 	t.Run("array_walk", func(t *testing.T) {
 		km, m := pair(Array, 4, 4, 5, 0)
 		require.NoError(t, km.Put(uint32(3), uint32(33)))
@@ -149,4 +185,13 @@ func TestKernelGoAPI(t *testing.T) {
 		}
 		assert.Equal(t, kk, ok)
 	})
+}
+
+// errnoIn is the errno in err's chain, 0 for none.
+func errnoIn(err error) syscall.Errno {
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return 0
 }

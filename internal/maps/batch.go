@@ -287,3 +287,12 @@ func (h *hashMap) lookupBatch(b *Batch, del bool) (uint32, syscall.Errno) {
 	putLE32(b.OutBatch, bucket)
 	return total, errno
 }
+
+// BatchPosSize is the size of a batch position of m: a 4-byte bucket
+// index for hash maps, a key for the maps with generic batches.
+func BatchPosSize(m Map) int {
+	if kindOf(m) == batchHash {
+		return 4
+	}
+	return int(m.Info().Spec.KeySize)
+}
