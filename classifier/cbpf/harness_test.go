@@ -75,6 +75,8 @@ var engines = []struct {
 	name string
 	e    engine
 }{
+	{"compiled", engineCompiled},
+	{"fused", engineFused},
 	{"predecoded", enginePredecoded},
 	{"interp", engineInterp},
 }

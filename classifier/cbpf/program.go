@@ -16,10 +16,11 @@ import (
 // Program is a checked classic BPF program ready to run. It is immutable
 // after Load and safe for concurrent use by any number of goroutines.
 type Program struct {
-	insns  []cbpfvm.Insn
-	fast   *cbpfvm.Prog
-	random func() uint32
-	engine engine
+	insns    []cbpfvm.Insn
+	fast     *cbpfvm.Prog     // the switch executor's form (fused or pre-decoded)
+	closures *cbpfvm.Closures // the closure-compiled form, when engine is engineCompiled
+	random   func() uint32
+	engine   engine
 }
 
 // emptyPacket stands in for a nil packet; runs only read it.
@@ -29,7 +30,10 @@ var emptyPacket packet.Packet
 type engine uint8
 
 const (
-	enginePredecoded engine = iota // the pre-decoded form (default)
+	engineAuto       engine = iota // chosen at load by chooseEngine
+	engineCompiled                 // closures over the fused form (cbpfvm.Closures)
+	engineFused                    // the switch executor on the fused form
+	enginePredecoded               // the switch executor, one operation per instruction
 	engineInterp                   // the reference interpreter
 )
 
@@ -37,6 +41,19 @@ const (
 type config struct {
 	random func() uint32
 	engine engine
+}
+
+// chooseEngine picks the engine of a program at load and builds its
+// form: closures when the program can run as closures (no scratch memory,
+// no path longer than cbpfvm.MaxClosureDepth), else the switch executor on
+// the fused form. Forcing engineCompiled on a program closures cannot run
+// falls back the same way.
+func chooseEngine(insns []cbpfvm.Insn, random func() uint32) (engine, *cbpfvm.Prog, *cbpfvm.Closures) {
+	fused := cbpfvm.CompileFused(insns)
+	if c := cbpfvm.CompileClosures(fused, random); c != nil {
+		return engineCompiled, fused, c
+	}
+	return engineFused, fused, nil
 }
 
 // Option configures Load.
@@ -56,7 +73,7 @@ func withEngine(e engine) Option {
 }
 
 // Load assembles insns, checks the program as the kernel's
-// bpf_check_classic does, and pre-decodes it for Run. Errors wrap
+// bpf_check_classic does, and compiles it for Run. Errors wrap
 // syscall.EINVAL; a checker rejection is a *CheckError.
 func Load(insns []bpf.Instruction, opts ...Option) (*Program, error) {
 	raw, err := bpf.Assemble(insns)
@@ -67,7 +84,7 @@ func Load(insns []bpf.Instruction, opts ...Option) (*Program, error) {
 }
 
 // LoadRaw checks raw as the kernel's bpf_check_classic does and
-// pre-decodes it for Run. The program is copied. Errors wrap
+// compiles it for Run. The program is copied. Errors wrap
 // syscall.EINVAL; a checker rejection is a *CheckError.
 func LoadRaw(raw []bpf.RawInstruction, opts ...Option) (*Program, error) {
 	c := config{random: rand.Uint32}
@@ -81,12 +98,16 @@ func LoadRaw(raw []bpf.RawInstruction, opts ...Option) (*Program, error) {
 		return nil, err
 	}
 	insns := toInsns(raw)
-	return &Program{
-		insns:  insns,
-		fast:   cbpfvm.Compile(insns),
-		random: c.random,
-		engine: c.engine,
-	}, nil
+	p := &Program{insns: insns, random: c.random, engine: c.engine}
+	switch c.engine {
+	case engineAuto, engineCompiled:
+		p.engine, p.fast, p.closures = chooseEngine(insns, c.random)
+	case engineFused:
+		p.fast = cbpfvm.CompileFused(insns)
+	case enginePredecoded:
+		p.fast = cbpfvm.Compile(insns)
+	}
+	return p, nil
 }
 
 // Check reports whether the kernel would accept raw: nil, or a *CheckError
@@ -111,7 +132,10 @@ func (p *Program) Run(pkt *packet.Packet) uint32 {
 	if pkt == nil {
 		pkt = &emptyPacket
 	}
-	if p.engine == engineInterp {
+	switch p.engine {
+	case engineCompiled:
+		return p.closures.Run(pkt)
+	case engineInterp:
 		env := cbpfvm.Env{Random: p.random}
 		return cbpfvm.Interpret(p.insns, pkt, &env)
 	}

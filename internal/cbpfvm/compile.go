@@ -83,25 +83,61 @@ const (
 	kAncPayOffset
 	kAncRandom
 	kAncVlanTPID
+
+	// Superinstructions (fuse.go): a packet load, an optional AND with a
+	// constant and a conditional jump on a constant, as one operation. The
+	// compare is normalised to "A & test == cmp" (JEQ, JSET, JGE #0) or
+	// "A > cmp" (JGT, JGE).
+	kGuardAbsWEq
+	kGuardAbsHEq
+	kGuardAbsBEq
+	kGuardAbsWGt
+	kGuardAbsHGt
+	kGuardAbsBGt
+	kGuardIndWEq
+	kGuardIndHEq
+	kGuardIndBEq
+	kGuardIndWGt
+	kGuardIndHGt
+	kGuardIndBGt
+	// kJeqTable is a run of JEQ #k whose false branches fall through to
+	// the next: one lookup in a table of constants and targets.
+	kJeqTable
 )
 
 // op is one pre-decoded instruction. For jumps, jt and jf are absolute
-// instruction indexes (JA uses jt).
+// instruction indexes (JA uses jt); a program has at most BPF_MAXINSNS
+// instructions, so they fit 16 bits. mask, test and cmp are the extra
+// constants of a superinstruction; a kJeqTable keeps the first index of
+// its entries in cmp and their number in mask.
 type op struct {
 	kind kind
+	jt   uint16
+	jf   uint16
 	k    uint32
-	jt   uint32
-	jf   uint32
+	mask uint32
+	test uint32
+	cmp  uint32
 }
 
-// Prog is a checked program in pre-decoded form, immutable and safe for
-// concurrent use.
+// Prog is a checked program in pre-decoded or compiled form, immutable and
+// safe for concurrent use.
 type Prog struct {
 	ops []op
+	// keys and targets are the entries of the kJeqTable operations.
+	keys    []uint32
+	targets []uint16
+	fused   int
 }
 
-// Compile pre-decodes prog, which must have passed Check.
+// Compile pre-decodes prog, which must have passed Check: one operation per
+// instruction, no superinstructions.
 func Compile(prog []Insn) *Prog {
+	return &Prog{ops: predecode(prog)}
+}
+
+// predecode builds the pre-decoded operations of prog.
+func predecode(prog []Insn) []op {
 	ops := make([]op, len(prog))
 	for pc, in := range prog {
 		info, _ := lookup(in.Code)
@@ -114,14 +150,14 @@ func Compile(prog []Insn) *Prog {
 				o.kind = kLdNegW + (info.kind - kLdAbsW)
 			}
 		case kJA:
-			o.jt = uint32(pc + 1 + int(in.K))
+			o.jt = uint16(pc + 1 + int(in.K))
 		case kJeqK, kJgtK, kJgeK, kJsetK, kJeqX, kJgtX, kJgeX, kJsetX:
-			o.jt = uint32(pc + 1 + int(in.Jt))
-			o.jf = uint32(pc + 1 + int(in.Jf))
+			o.jt = uint16(pc + 1 + int(in.Jt))
+			o.jf = uint16(pc + 1 + int(in.Jf))
 		}
 		ops[pc] = o
 	}
-	return &Prog{ops: ops}
+	return ops
 }
 
 // Len is the number of instructions.

@@ -23,8 +23,8 @@ func (p *Prog) Run(pkt *packet.Packet, random func() uint32) uint32 {
 	buf, data, _, end := pkt.Buffer()
 	f := frame{buf: buf, data: data, len: end - data}
 	n := uint64(f.len)
-	ops := p.ops
-	pc := uint32(0)
+	ops, keys, targets := p.ops, p.keys, p.targets
+	pc := uint(0)
 	for {
 		o := &ops[pc]
 		pc++
@@ -163,7 +163,7 @@ func (p *Prog) Run(pkt *packet.Packet, random func() uint32) uint32 {
 		case kNeg:
 			a = -a
 		case kJA:
-			pc = o.jt
+			pc = uint(o.jt)
 		case kJeqK:
 			pc = pick(a == o.k, o)
 		case kJgtK:
@@ -191,6 +191,105 @@ func (p *Prog) Run(pkt *packet.Packet, random func() uint32) uint32 {
 			a = PayloadOffset(pkt)
 		case kAncRandom:
 			a = random()
+
+		case kGuardAbsWEq:
+			if uint64(o.k)+4 > n {
+				return 0
+			}
+			a = binary.BigEndian.Uint32(buf[data+int(o.k):]) & o.mask
+			pc = pick(a&o.test == o.cmp, o)
+		case kGuardAbsWGt:
+			if uint64(o.k)+4 > n {
+				return 0
+			}
+			a = binary.BigEndian.Uint32(buf[data+int(o.k):]) & o.mask
+			pc = pick(a > o.cmp, o)
+		case kGuardAbsHEq:
+			if uint64(o.k)+2 > n {
+				return 0
+			}
+			a = uint32(binary.BigEndian.Uint16(buf[data+int(o.k):])) & o.mask
+			pc = pick(a&o.test == o.cmp, o)
+		case kGuardAbsHGt:
+			if uint64(o.k)+2 > n {
+				return 0
+			}
+			a = uint32(binary.BigEndian.Uint16(buf[data+int(o.k):])) & o.mask
+			pc = pick(a > o.cmp, o)
+		case kGuardAbsBEq:
+			if uint64(o.k)+1 > n {
+				return 0
+			}
+			a = uint32(buf[data+int(o.k)]) & o.mask
+			pc = pick(a&o.test == o.cmp, o)
+		case kGuardAbsBGt:
+			if uint64(o.k)+1 > n {
+				return 0
+			}
+			a = uint32(buf[data+int(o.k)]) & o.mask
+			pc = pick(a > o.cmp, o)
+		case kGuardIndWEq:
+			if off := uint64(o.k + x); off+4 <= n {
+				a = binary.BigEndian.Uint32(buf[data+int(off):]) & o.mask
+			} else if v, ok := loadN(pkt, f, int32(o.k+x), 4); ok {
+				a = v & o.mask
+			} else {
+				return 0
+			}
+			pc = pick(a&o.test == o.cmp, o)
+		case kGuardIndWGt:
+			if off := uint64(o.k + x); off+4 <= n {
+				a = binary.BigEndian.Uint32(buf[data+int(off):]) & o.mask
+			} else if v, ok := loadN(pkt, f, int32(o.k+x), 4); ok {
+				a = v & o.mask
+			} else {
+				return 0
+			}
+			pc = pick(a > o.cmp, o)
+		case kGuardIndHEq:
+			if off := uint64(o.k + x); off+2 <= n {
+				a = uint32(binary.BigEndian.Uint16(buf[data+int(off):])) & o.mask
+			} else if v, ok := loadN(pkt, f, int32(o.k+x), 2); ok {
+				a = v & o.mask
+			} else {
+				return 0
+			}
+			pc = pick(a&o.test == o.cmp, o)
+		case kGuardIndHGt:
+			if off := uint64(o.k + x); off+2 <= n {
+				a = uint32(binary.BigEndian.Uint16(buf[data+int(off):])) & o.mask
+			} else if v, ok := loadN(pkt, f, int32(o.k+x), 2); ok {
+				a = v & o.mask
+			} else {
+				return 0
+			}
+			pc = pick(a > o.cmp, o)
+		case kGuardIndBEq:
+			if off := uint64(o.k + x); off+1 <= n {
+				a = uint32(buf[data+int(off)]) & o.mask
+			} else if v, ok := loadN(pkt, f, int32(o.k+x), 1); ok {
+				a = v & o.mask
+			} else {
+				return 0
+			}
+			pc = pick(a&o.test == o.cmp, o)
+		case kGuardIndBGt:
+			if off := uint64(o.k + x); off+1 <= n {
+				a = uint32(buf[data+int(off)]) & o.mask
+			} else if v, ok := loadN(pkt, f, int32(o.k+x), 1); ok {
+				a = v & o.mask
+			} else {
+				return 0
+			}
+			pc = pick(a > o.cmp, o)
+		case kJeqTable:
+			pc = uint(o.jf)
+			for i, key := range keys[o.cmp : o.cmp+o.mask] {
+				if a == key {
+					pc = uint(targets[int(o.cmp)+i])
+					break
+				}
+			}
 		default:
 			return 0 // unreachable for a compiled program
 		}
@@ -198,9 +297,9 @@ func (p *Prog) Run(pkt *packet.Packet, random func() uint32) uint32 {
 }
 
 // pick returns the target of a conditional jump.
-func pick(cond bool, o *op) uint32 {
+func pick(cond bool, o *op) uint {
 	if cond {
-		return o.jt
+		return uint(o.jt)
 	}
-	return o.jf
+	return uint(o.jf)
 }

@@ -1,0 +1,272 @@
+package cbpfvm
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clsbpf/clsbpf/classifier/packet"
+	"github.com/clsbpf/clsbpf/internal/uapi"
+)
+
+// The engines against each other: the reference interpreter, the
+// pre-decoded and fused forms on the switch executor, and the closures,
+// on generated checked programs and packets.
+
+// genKs are the constants generated programs use: packet offsets around
+// the headers, header-relative and ancillary offsets, masks, ports.
+var genKs = []uint32{
+	0, 1, 2, 4, 6, 12, 14, 16, 20, 22, 23, 26, 27, 30, 34, 36, 40, 60, 63, 64, 1499, 1500,
+	0x800, 0x86dd, 6, 17, 80, 443, 0x1fff, 0xff000000, 0x0a000000, 0xffffffff, 0x7fffffff, 0x80000000,
+	skfADOff, skfADOff + uapi.SKF_AD_PROTOCOL, skfADOff + uapi.SKF_AD_MARK, skfADOff + uapi.SKF_AD_RANDOM,
+	skfADOff + uapi.SKF_AD_ALU_XOR_X, skfADOff + uapi.SKF_AD_PAY_OFFSET, skfADOff + uapi.SKF_AD_NLATTR,
+	0x100000000 + uapi.SKF_NET_OFF, 0x100000000 + uapi.SKF_NET_OFF + 9, 0x100000000 + uapi.SKF_LL_OFF + 12,
+}
+
+// genCodes weighs the opcodes filters use most: loads and constant jumps.
+var genCodes = func() []uint16 {
+	c := Codes()
+	for range 4 {
+		c = append(c, ld|uapi.BPF_H|uapi.BPF_ABS, ld|uapi.BPF_B|uapi.BPF_ABS, ld|uapi.BPF_W|uapi.BPF_ABS,
+			ld|uapi.BPF_H|uapi.BPF_IND, ldx|uapi.BPF_B|uapi.BPF_MSH, alu|uapi.BPF_AND|uapi.BPF_K,
+			jmp|uapi.BPF_JEQ|uapi.BPF_K, jmp|uapi.BPF_JEQ|uapi.BPF_K, jmp|uapi.BPF_JSET|uapi.BPF_K,
+			jmp|uapi.BPF_JGT|uapi.BPF_K, jmp|uapi.BPF_JGE|uapi.BPF_K)
+	}
+	return c
+}()
+
+// genProgram turns b, eight bytes an instruction, into a program that is
+// likely to pass Check: known opcodes, jumps in range, a final return.
+func genProgram(b []byte) []Insn {
+	n := min(len(b)/8, 64)
+	prog := make([]Insn, 0, n+1)
+	for i := range n {
+		r := b[8*i : 8*i+8]
+		in := Insn{Code: genCodes[int(r[0])%len(genCodes)]}
+		left := n - i // instructions after this one, the final return included
+		in.Jt, in.Jf = uint8(int(r[1])%left), uint8(int(r[2])%left)
+		if r[3]&1 == 0 {
+			in.K = genKs[int(r[3]>>1)%len(genKs)]
+		} else {
+			in.K = binary.LittleEndian.Uint32(r[4:])
+		}
+		switch in.Code {
+		case ld | uapi.BPF_MEM, ldx | uapi.BPF_MEM, uapi.BPF_ST, uapi.BPF_STX:
+			in.K %= uapi.BPF_MEMWORDS
+		case alu | uapi.BPF_LSH | uapi.BPF_K, alu | uapi.BPF_RSH | uapi.BPF_K:
+			in.K %= 32
+		case alu | uapi.BPF_DIV | uapi.BPF_K, alu | uapi.BPF_MOD | uapi.BPF_K:
+			in.K |= 1
+		case jmp | uapi.BPF_JA:
+			in.K = uint32(int(r[1]) % left)
+		}
+		prog = append(prog, in)
+	}
+	return append(prog, Insn{Code: ret | uapi.BPF_A})
+}
+
+// runAllEngines runs prog on every engine and fails t on a disagreement.
+// rnd is reset before each engine so that SKF_AD_RANDOM sequences match.
+func runAllEngines(t testing.TB, prog []Insn, pkt *packet.Packet) uint32 {
+	var n uint32
+	rnd := func() uint32 { n += 0x9e3779b9; return n }
+	want := Interpret(prog, pkt, &Env{Random: rnd})
+	n = 0
+	if got := Compile(prog).Run(pkt, rnd); got != want {
+		t.Fatalf("pre-decoded %#x, interpreter %#x", got, want)
+	}
+	fused := CompileFused(prog)
+	n = 0
+	if got := fused.Run(pkt, rnd); got != want {
+		t.Fatalf("fused %#x, interpreter %#x", got, want)
+	}
+	if c := CompileClosures(fused, rnd); c != nil {
+		n = 0
+		if got := c.Run(pkt); got != want {
+			t.Fatalf("closures %#x, interpreter %#x", got, want)
+		}
+	}
+	return want
+}
+
+// genFrames are the packets generated programs run on: the seed SYN at
+// several lengths (loads near and past the end) and a VLAN-tagged copy.
+func genFrames() [][]byte {
+	long := make([]byte, 1500)
+	copy(long, seedFrame)
+	tagged := append(append(append([]byte{}, seedFrame[:12]...), 0x81, 0, 0, 7), seedFrame[12:]...)
+	return [][]byte{seedFrame, seedFrame[:14], seedFrame[:24], seedFrame[:37], seedFrame[:38], long, tagged}
+}
+
+// TestEngines compares the engines on 3000 generated programs (300 under
+// -short), each on seven packet layouts and four metadata settings.
+func TestEngines(t *testing.T) {
+	count := 3000
+	if testing.Short() {
+		count = 300
+	}
+	r := rand.New(rand.NewPCG(9, 9))
+	frames := genFrames()
+	checked, fusedProgs, closures := 0, 0, 0
+	for range count {
+		b := make([]byte, 8*(1+r.IntN(24)))
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		prog := genProgram(b)
+		if Check(prog) != nil {
+			continue
+		}
+		checked++
+		fused := CompileFused(prog)
+		if fused.Fused() > 0 {
+			fusedProgs++
+		}
+		if CompileClosures(fused, nil) != nil {
+			closures++
+		}
+		for _, f := range frames {
+			for flags := uint32(0); flags < 4; flags++ {
+				runAllEngines(t, prog, fuzzPacket(f, flags|flags<<8))
+			}
+		}
+	}
+	// The generator must reach every engine often enough to mean something.
+	assert.Greater(t, checked, count/3)
+	assert.Greater(t, fusedProgs, checked/4)
+	assert.Greater(t, closures, checked/4)
+}
+
+func FuzzEngines(f *testing.F) {
+	for i, p := range seedPrograms {
+		f.Add(p, seedFrame, uint32(i))
+	}
+	f.Add(encode(
+		Insn{0x28, 0, 0, 12},         // ldh [12]
+		Insn{0x15, 0, 5, 0x800},      // jeq #0x800 jt 2 jf 7
+		Insn{0xb1, 0, 0, 14},         // ldxb 4*([14]&0xf)
+		Insn{0x48, 0, 0, 16},         // ldh [x + 16]
+		Insn{0x15, 2, 0, 22},         // jeq #22 jt 7 jf 5
+		Insn{0x15, 1, 0, 80},         // jeq #80 jt 7 jf 6
+		Insn{0x15, 0, 1, 443},        // jeq #443 jt 7 jf 8
+		Insn{0x06, 0, 0, 0xffffffff}, // ret #-1
+		Insn{0x06, 0, 0, 0},          // ret #0
+	), seedFrame, uint32(0))
+	f.Fuzz(func(t *testing.T, b, data []byte, flags uint32) {
+		prog := decode(b)
+		if Check(prog) != nil {
+			prog = genProgram(b)
+			if Check(prog) != nil {
+				return
+			}
+		}
+		runAllEngines(t, prog, fuzzPacket(data, flags))
+	})
+}
+
+// TestFusion pins which superinstructions the compiled form finds.
+func TestFusion(t *testing.T) {
+	tests := []struct {
+		name  string
+		prog  []Insn
+		fused int
+		kinds map[int]kind // instruction index: operation kind in the fused form
+	}{
+		{
+			name: "tcp_dst_port_80",
+			prog: decode(seedPrograms[0]),
+			// ldh [12]; jeq / ldb [23]; jeq / ldh [20]; jset / ldh [x+16]; jeq
+			fused: 4,
+			kinds: map[int]kind{0: kGuardAbsHEq, 2: kGuardAbsBEq, 4: kGuardAbsHEq, 6: kLdxMsh, 7: kGuardIndHEq, 9: kRetK},
+		},
+		{
+			name: "load_and_jeq",
+			prog: []Insn{
+				{0x20, 0, 0, 26},         // ld [26]
+				{0x54, 0, 0, 0xff000000}, // and #0xff000000
+				{0x15, 0, 1, 0x0a000000}, // jeq #0xa000000 jt 3 jf 4
+				{0x06, 0, 0, 1},          // ret #1
+				{0x06, 0, 0, 0},          // ret #0
+			},
+			fused: 1,
+			kinds: map[int]kind{0: kGuardAbsWEq, 1: kAndK, 2: kJeqK},
+		},
+		{
+			name: "jgt_and_jge",
+			prog: []Insn{
+				{0x30, 0, 0, 23}, // ldb [23]
+				{0x25, 1, 0, 6},  // jgt #6 jt 3 jf 2
+				{0x50, 0, 0, 1},  // ldb [x + 1]
+				{0x35, 0, 0, 0},  // jge #0 jt 4 jf 4
+				{0x16, 0, 0, 0},  // ret a
+			},
+			fused: 2,
+			kinds: map[int]kind{0: kGuardAbsBGt, 2: kGuardIndBEq},
+		},
+		{
+			name: "jeq_run_is_a_table",
+			prog: []Insn{
+				{0x15, 3, 0, 1}, // jeq #1 jt 4 jf 1
+				{0x15, 2, 0, 2}, // jeq #2 jt 4 jf 2
+				{0x15, 1, 0, 3}, // jeq #3 jt 4 jf 3
+				{0x15, 0, 1, 4}, // jeq #4 jt 4 jf 5
+				{0x06, 0, 0, 1}, // ret #1
+				{0x06, 0, 0, 0}, // ret #0
+			},
+			fused: 2,
+			kinds: map[int]kind{0: kJeqTable, 1: kJeqTable, 2: kJeqK, 3: kJeqK},
+		},
+		{
+			name: "nothing_to_fuse",
+			prog: []Insn{
+				{0x20, 0, 0, skfADOff + uapi.SKF_AD_MARK}, // ld [mark]
+				{0x04, 0, 0, 1},                           // add #1
+				{0x16, 0, 0, 0},                           // ret a
+			},
+			fused: 0,
+			kinds: map[int]kind{0: kAncMark, 1: kAddK},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Nil(t, Check(tt.prog))
+			p := CompileFused(tt.prog)
+			assert.Equal(t, tt.fused, p.Fused())
+			for i, k := range tt.kinds {
+				assert.Equal(t, k, p.ops[i].kind, "instruction %d", i)
+			}
+			for _, f := range genFrames() {
+				runAllEngines(t, tt.prog, fuzzPacket(f, 0))
+			}
+		})
+	}
+}
+
+// TestClosable pins which programs closures can run.
+func TestClosable(t *testing.T) {
+	long := make([]Insn, 0, MaxClosureDepth+1)
+	for range MaxClosureDepth {
+		long = append(long, Insn{0x04, 0, 0, 1}) // add #1
+	}
+	long = append(long, Insn{0x16, 0, 0, 0}) // ret a
+	tests := []struct {
+		name string
+		prog []Insn
+		want bool
+	}{
+		{"tcp_dst_port_80", decode(seedPrograms[0]), true},
+		{"every_extension", decode(seedPrograms[1]), true},
+		{"scratch_memory", decode(seedPrograms[2]), false},
+		{"path_at_the_limit", long[1:], true},
+		{"path_past_the_limit", long, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Nil(t, Check(tt.prog))
+			assert.Equal(t, tt.want, CompileClosures(CompileFused(tt.prog), nil) != nil)
+		})
+	}
+}
