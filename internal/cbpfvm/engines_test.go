@@ -223,8 +223,8 @@ func TestFusion(t *testing.T) {
 			name: "nothing_to_fuse",
 			prog: []Insn{
 				{0x20, 0, 0, skfADOff + uapi.SKF_AD_MARK}, // ld [mark]
-				{0x04, 0, 0, 1},                           // add #1
-				{0x16, 0, 0, 0},                           // ret a
+				{0x04, 0, 0, 1}, // add #1
+				{0x16, 0, 0, 0}, // ret a
 			},
 			fused: 0,
 			kinds: map[int]kind{0: kAncMark, 1: kAddK},
