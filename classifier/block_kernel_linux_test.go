@@ -77,9 +77,13 @@ func (bed *blockBed) lib(typ, flags uint16, tcm TCMsg, attrs []byte) ([]Message,
 	return bed.b.Request(Message{Type: typ, Flags: flags | uapi.NLM_F_REQUEST, TCMsg: tcm, Attrs: attrs})
 }
 
-// stripActions drops TCA_BPF_ACT from the TCA_OPTIONS of a message's
-// attributes: action dumps carry times and counters that differ between
-// two live systems; their contents are package action's to test.
+// stripActions normalizes the TCA_BPF_ACT nest in the TCA_OPTIONS of a
+// message's attributes to what two live systems must agree on: each
+// action's kind, statistics, flags and in_hw_count, and its options with
+// the times (TCA_MIRRED_TM) dropped and the index of tc_gen zeroed. (The
+// kernel frees a deleted filter's actions after an RCU
+// grace period, so for a while it hands out other indexes than a table
+// that frees them at once.)
 func stripActions(attrs []byte) []byte {
 	var out []byte
 	nlattr.Walk(attrs, func(a nlattr.Attr) bool {
@@ -90,13 +94,46 @@ func stripActions(attrs []byte) []byte {
 		var inner []byte
 		nlattr.Walk(a.Data, func(o nlattr.Attr) bool {
 			if o.Type == uapi.TCA_BPF_ACT {
-				inner = nlattr.Append(inner, o.Type, []byte("act"))
+				inner = nlattr.Append(inner, o.Type, normalizeActions(o.Data))
 			} else {
 				inner = nlattr.Append(inner, o.Type|o.Flags, o.Data)
 			}
 			return true
 		})
 		out = nlattr.Append(out, a.Type|a.Flags, inner)
+		return true
+	})
+	return out
+}
+
+func normalizeActions(list []byte) []byte {
+	var out []byte
+	nlattr.Walk(list, func(act nlattr.Attr) bool {
+		var one []byte
+		nlattr.Walk(act.Data, func(f nlattr.Attr) bool {
+			if f.Type != uapi.TCA_ACT_OPTIONS {
+				one = nlattr.Append(one, f.Type|f.Flags, f.Data)
+				return true
+			}
+			var opt []byte
+			nlattr.Walk(f.Data, func(o nlattr.Attr) bool {
+				switch o.Type {
+				case uapi.TCA_MIRRED_TM:
+				case uapi.TCA_MIRRED_PARMS:
+					p := append([]byte(nil), o.Data...)
+					if len(p) >= 4 {
+						copy(p[0:4], []byte{0, 0, 0, 0}) // tc_gen index
+					}
+					opt = nlattr.Append(opt, o.Type|o.Flags, p)
+				default:
+					opt = nlattr.Append(opt, o.Type|o.Flags, o.Data)
+				}
+				return true
+			})
+			one = nlattr.Append(one, f.Type|f.Flags, opt)
+			return true
+		})
+		out = nlattr.Append(out, act.Type|act.Flags, one)
 		return true
 	})
 	return out
@@ -308,7 +345,8 @@ func (g *blockGen) request() (typ, flags uint16, tcm TCMsg, attrs []byte, what s
 // protocols, to the kernel's clsact ingress block and to a Block. After
 // every request the errno and cls_api's extack text must agree, as must
 // each chain's dump (every message: header, handle, priority, protocol,
-// TCA_KIND, TCA_CHAIN and TCA_OPTIONS, action contents aside) and, in
+// TCA_KIND, TCA_CHAIN and TCA_OPTIONS with the mirred actions' nests,
+// times and index aside) and, in
 // sequences without "goto chain" actions, the whole dump in the kernel's
 // chain order. (The kernel releases a deleted filter's actions after an
 // RCU grace period, so a chain held only by a "goto chain" of such an
