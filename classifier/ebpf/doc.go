@@ -12,8 +12,10 @@
 // LPMTrie, Queue, Stack, RingBuf, PerfEventArray, ProgramArray,
 // ArrayOfMaps and HashOfMaps. The Map methods are the bpf(2) syscall's
 // view, shaped like cilium/ebpf's Map: Lookup, LookupAndDelete, Update
-// with UpdateAny/UpdateNoExist/UpdateExist, Delete, NextKey and Iterate;
-// keys and values are []byte or fixed-size Go values in native byte order.
+// with UpdateAny/UpdateNoExist/UpdateExist, Delete, NextKey, Iterate,
+// Freeze and the batch operations (BatchLookup, BatchLookupAndDelete,
+// BatchUpdate, BatchDelete); keys and values are []byte or fixed-size Go
+// values in native byte order.
 // A RingBufReader and a PerfReader read what programs emit.
 //
 // Programs see the same maps through the helpers (bpf_map_lookup_elem and
@@ -73,7 +75,8 @@
 // succeed. Map-in-map values and prog array slots hold Go objects (a *Map,
 // a TailCallTarget) where the kernel takes file descriptors. Ring buffer
 // sizes are checked against 4096-byte pages, the x86-64 page size.
-// Batch operations, map freezing, mmap and pinning are not provided.
+// Memory-mapping array values (BPF_F_MMAPABLE is accepted but changes
+// nothing) and pinning are not provided.
 //
 // # Kernel sources
 //

@@ -68,7 +68,7 @@ func FuzzNewMap(f *testing.F) {
 				k = nil
 			}
 			var out []byte
-			switch op % 6 {
+			switch op % 8 {
 			case 0:
 				m.Update(k, val, UpdateFlags(op/6%5))
 			case 1:
@@ -79,10 +79,22 @@ func FuzzNewMap(f *testing.F) {
 				m.NextKey(k, &out)
 			case 4:
 				m.LookupAndDelete(k, &out)
-			default:
+			case 5:
 				it := m.Iterate()
 				for i := 0; i < 10 && it.Next(&out, &out); i++ {
 				}
+			case 6:
+				var c MapBatchCursor
+				kb := make([]byte, int(spec.KeySize)*int(op%4))
+				vb := make([]byte, m.m.SysValueSize()*int(op%4))
+				for i := 0; i < 3; i++ {
+					if _, err := m.BatchLookup(&c, kb, vb, nil); err != nil {
+						break
+					}
+				}
+			default:
+				m.BatchUpdate(key, val, nil)
+				m.BatchDelete(key, nil)
 			}
 			// The program side with the same bytes.
 			m.m.Lookup(key, uint32(op%3))
