@@ -19,14 +19,6 @@ import (
 type Map struct {
 	m    maps.Map
 	spec MapSpec // as created: InnerMap kept, Contents dropped
-	ref  *mapRef
-}
-
-// mapRef is what a map-in-map stores for a Map: the map itself for the
-// programs and the kernel's checks, with the way back to the Go value.
-type mapRef struct {
-	maps.Map
-	pub *Map
 }
 
 // LRUPolicy is the eviction policy of LRU maps.
@@ -89,7 +81,7 @@ func NewMap(spec *MapSpec, opts ...MapOption) (*Map, error) {
 	pub := &Map{m: m, spec: *spec.Copy()}
 	pub.spec.Contents = nil
 	pub.spec.MaxEntries = m.Info().Spec.MaxEntries
-	pub.ref = &mapRef{Map: m, pub: pub}
+	m.Info().Owner = pub
 	for i, kv := range spec.Contents {
 		if err := pub.Update(kv.Key, kv.Value, UpdateAny); err != nil {
 			return nil, &MapError{Op: "create", Map: pub.label(), Msg: "contents[" + itoa(i) + "]: " + err.Error(), Errno: errnoOf(err)}
@@ -218,12 +210,15 @@ func (m *Map) LookupWithFlags(key, valueOut any, flags UpdateFlags) error {
 		if e := m.m.SysLookup(k, vb[:4], uint64(flags)); e != 0 {
 			return m.opError("lookup", e)
 		}
-		obj := m.m.(maps.ObjectMap).LookupObject(k)
-		ref, _ := obj.(*mapRef)
-		if ref == nil {
+		inner, _ := m.m.(maps.ObjectMap).LookupObject(k).(maps.Map)
+		if inner == nil {
 			return ErrKeyNotExist
 		}
-		*pm = ref.pub
+		pub, _ := inner.Info().Owner.(*Map)
+		if pub == nil {
+			return ErrKeyNotExist
+		}
+		*pm = pub
 		return nil
 	}
 	if e := m.m.SysLookup(k, vb, uint64(flags)); e != 0 {
@@ -286,7 +281,7 @@ func (m *Map) Update(key, value any, flags UpdateFlags) error {
 		if !ok || inner == nil {
 			return m.argError("update", "value %T is not a *Map", value)
 		}
-		return m.opError("update", m.m.(maps.ObjectMap).UpdateObject(k, inner.ref, uint64(flags)))
+		return m.opError("update", m.m.(maps.ObjectMap).UpdateObject(k, inner.m, uint64(flags)))
 	}
 	var v []byte
 	if m.spec.Type.HasPerCPUValue() {

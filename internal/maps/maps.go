@@ -162,6 +162,10 @@ type Info struct {
 	Spec  Spec
 	Slots int
 	ID    uint32
+	// Owner is the value that wraps the map for its users (the public
+	// *ebpf.Map), set once by its creator before the map is shared, so
+	// that a map found inside a map-in-map leads back to it.
+	Owner any
 }
 
 // Error is a failure with the kernel's errno and a message saying what
