@@ -76,6 +76,7 @@ func newRingBuf(info Info, opts Options) (Map, error) {
 	}, nil
 }
 
+// Info returns the map's spec, slot count and id.
 func (r *RingBuf) Info() *Info { return &r.info }
 
 // Size is the data area size (max_entries).
@@ -239,19 +240,22 @@ func (r *RingBuf) Consume(buf []byte) (out []byte, ok bool) {
 	}
 }
 
-// The map operations: programs use the ringbuf helpers, and the syscall
-// rejects lookups, updates and deletes with ENOTSUPP and key walks with
-// ENOTSUPP.
+// Lookup returns nil: programs use the ring buffer helpers, and the
+// verifier rejects map_lookup_elem on a ring buffer.
 func (r *RingBuf) Lookup(key []byte, slot uint32) []byte { return nil }
 
+// Update is ENOTSUPP (ringbuf_map_update_elem).
 func (r *RingBuf) Update(key, value []byte, flags uint64, slot uint32) syscall.Errno {
 	return ENOTSUPP
 }
 
+// Delete is ENOTSUPP (ringbuf_map_delete_elem).
 func (r *RingBuf) Delete(key []byte) syscall.Errno { return ENOTSUPP }
 
+// SysValueSize is 0: ring buffers have no values.
 func (r *RingBuf) SysValueSize() int { return 0 }
 
+// SysLookup is BPF_MAP_LOOKUP_ELEM: ENOTSUPP after the common checks.
 func (r *RingBuf) SysLookup(key, value []byte, flags uint64) syscall.Errno {
 	if e := sysLookupPre(r.access, flags); e != 0 {
 		return e
@@ -262,6 +266,7 @@ func (r *RingBuf) SysLookup(key, value []byte, flags uint64) syscall.Errno {
 	return ENOTSUPP
 }
 
+// SysUpdate is BPF_MAP_UPDATE_ELEM: ENOTSUPP after the common checks.
 func (r *RingBuf) SysUpdate(key, value []byte, flags uint64) syscall.Errno {
 	if e := sysUpdatePre(r.access, flags); e != 0 {
 		return e
@@ -272,6 +277,7 @@ func (r *RingBuf) SysUpdate(key, value []byte, flags uint64) syscall.Errno {
 	return ENOTSUPP
 }
 
+// SysDelete is BPF_MAP_DELETE_ELEM: ENOTSUPP after the common checks.
 func (r *RingBuf) SysDelete(key []byte) syscall.Errno {
 	if !r.canWrite() {
 		return syscall.EPERM
@@ -282,6 +288,7 @@ func (r *RingBuf) SysDelete(key []byte) syscall.Errno {
 	return ENOTSUPP
 }
 
+// SysNextKey is BPF_MAP_GET_NEXT_KEY: ENOTSUPP after the common checks.
 func (r *RingBuf) SysNextKey(key, next []byte) syscall.Errno {
 	if !r.canRead() {
 		return syscall.EPERM
@@ -292,6 +299,8 @@ func (r *RingBuf) SysNextKey(key, next []byte) syscall.Errno {
 	return ENOTSUPP
 }
 
+// SysLookupAndDelete is BPF_MAP_LOOKUP_AND_DELETE_ELEM: ENOTSUPP after
+// the common checks.
 func (r *RingBuf) SysLookupAndDelete(key, value []byte, flags uint64) syscall.Errno {
 	if e := sysLookupAndDeletePre(r.access, flags, false); e != 0 {
 		return e
