@@ -101,6 +101,10 @@ func (a *Actions) OffloadActions() []offload.Action {
 	return out
 }
 
+// GotoChains lists the chains the actions' "goto chain" verdicts name, for
+// the block that holds those chains.
+func (a *Actions) GotoChains() []uint32 { return a.c.GotoChains() }
+
 // hwStatsChain is the method an action chain offers to take hardware
 // counters into every action's statistics.
 type hwStatsChain interface {

@@ -412,25 +412,42 @@ func (b *Block) newFilter(w Where, kind kindArg, flags ChangeFlags, change func(
 	return w, f, nil
 }
 
+// GotoChainer is implemented by action chains that list the chains their
+// "goto chain" verdicts name (Actions does). A Block holds those chains
+// while the filter exists, as the kernel's actions hold theirs. Without
+// it, the configured verdicts an OffloadActioner reports are used.
+type GotoChainer interface {
+	GotoChains() []uint32
+}
+
+func gotoChains(a ActionChain) []uint32 {
+	if g, ok := a.(GotoChainer); ok {
+		return g.GotoChains()
+	}
+	var out []uint32
+	for _, v := range actionVerdicts(a) {
+		if v.IsGotoChain() {
+			out = append(out, v.ExtValue())
+		}
+	}
+	return out
+}
+
 // holdGotos takes a chain reference for every "goto chain" of a filter's
 // actions (tcf_action_goto_chain_init), creating missing chains at the end
 // of the list.
 func (b *Block) holdGotos(a ActionChain) {
-	for _, v := range actionVerdicts(a) {
-		if v.IsGotoChain() {
-			b.getChain(v.ExtValue()).actRefs++
-		}
+	for _, c := range gotoChains(a) {
+		b.getChain(c).actRefs++
 	}
 }
 
 // putGotos drops the references holdGotos took (the actions were
 // released).
 func (b *Block) putGotos(a ActionChain) {
-	for _, v := range actionVerdicts(a) {
-		if v.IsGotoChain() {
-			if c := b.lookupChain(v.ExtValue()); c != nil {
-				c.actRefs--
-			}
+	for _, c := range gotoChains(a) {
+		if ch := b.lookupChain(c); ch != nil {
+			ch.actRefs--
 		}
 	}
 }

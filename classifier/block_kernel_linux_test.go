@@ -463,3 +463,42 @@ func TestKernelBlockAutoPriority(t *testing.T) {
 	require.Equal(t, kd, ld)
 	require.Len(t, kd, 10, "five classifiers, each a header and one filter")
 }
+
+// TestKernelBlockChainOrder checks the order chains dump in against the
+// kernel: creation order, where a chain that a "goto chain" action created
+// (and that is not dumped while only actions hold it) keeps its place once
+// filters arrive, and a chain that went away comes back at the end.
+func TestKernelBlockChainOrder(t *testing.T) {
+	bed := newBlockBed(t)
+	send := func(typ uint16, chain uint32, prio uint16, options []byte) {
+		t.Helper()
+		attrs := nlattr.AppendUint32(nil, uapi.TCA_CHAIN, chain)
+		tcm := TCMsg{Info: Info(prio, uapi.ETH_P_ALL)}
+		if prio == 0 {
+			tcm.Info = 0 // a flush names no protocol
+		}
+		flags := uint16(0)
+		if typ == uapi.RTM_NEWTFILTER {
+			attrs = nlattr.AppendString(attrs, uapi.TCA_KIND, "bpf")
+			attrs = nlattr.Append(attrs, uapi.TCA_OPTIONS, options)
+			flags = uapi.NLM_F_CREATE | uapi.NLM_F_EXCL
+		}
+		_, kerr := bed.kernel(typ, flags, tcm, attrs)
+		_, lerr := bed.lib(typ, flags, tcm, attrs)
+		require.NoError(t, kerr)
+		require.NoError(t, lerr)
+	}
+	plain := opts{}.u16(uapi.TCA_BPF_OPS_LEN, 1).raw(uapi.TCA_BPF_OPS, ops([4]uint32{0x06, 0, 0, 0})) // ret #0
+	g := &blockGen{bed: bed}
+	withGoto := opts(plain).raw(uapi.TCA_BPF_ACT, g.mirred(gotoChain(5)))
+
+	send(uapi.RTM_NEWTFILTER, 0, 1, withGoto) // chain 0, and chain 5 held by the action
+	send(uapi.RTM_NEWTFILTER, 3, 1, plain)
+	send(uapi.RTM_NEWTFILTER, 5, 1, plain)
+	send(uapi.RTM_NEWTFILTER, 2, 1, plain)
+	send(uapi.RTM_DELTFILTER, 3, 0, nil) // flush chain 3: it goes
+	send(uapi.RTM_NEWTFILTER, 3, 1, plain)
+	kd, ld := bed.dumps(t, nil)
+	require.Equal(t, kd, ld)
+	require.Equal(t, []uint32{0, 5, 2, 3}, bed.b.Chains())
+}
