@@ -218,3 +218,59 @@ func TestKernelProgramSide(t *testing.T) {
 	}
 	t.Logf("%d program-side operations compared", total)
 }
+
+// TestKernelLookupPercpuElem compares bpf_map_lookup_percpu_elem on
+// per-CPU arrays and hashes: each CPU's value, and NULL for CPUs that do
+// not exist and keys that are not there.
+func TestKernelLookupPercpuElem(t *testing.T) {
+	requireBPF(t)
+	cpus := possibleCPUs(t)
+	for _, s := range []Spec{
+		{Type: BPF_MAP_TYPE_PERCPU_ARRAY, KeySize: 4, ValueSize: 4, MaxEntries: 3},
+		{Type: BPF_MAP_TYPE_PERCPU_HASH, KeySize: 4, ValueSize: 4, MaxEntries: 3},
+		{Type: BPF_MAP_TYPE_LRU_PERCPU_HASH, KeySize: 4, ValueSize: 4, MaxEntries: 64},
+	} {
+		t.Run(s.Type.String(), func(t *testing.T) {
+			km, err := ciliumebpf.NewMap(&ciliumebpf.MapSpec{Type: ciliumebpf.MapType(s.Type), KeySize: s.KeySize,
+				ValueSize: s.ValueSize, MaxEntries: s.MaxEntries})
+			require.NoError(t, err)
+			defer km.Close()
+			our, err := New(&s, Options{Slots: cpus})
+			require.NoError(t, err)
+			for k := uint32(0); k < 2; k++ {
+				v := make([]byte, our.SysValueSize())
+				for c := 0; c < cpus; c++ {
+					v[c*8] = byte(10*k + uint32(c) + 1)
+				}
+				require.Zero(t, kernelOp(cmdMapUpdateElem, km.FD(), k32(k), v, 0))
+				require.Zero(t, our.SysUpdate(k32(k), v, 0))
+			}
+			for k := uint32(0); k < 4; k++ {
+				for cpu := 0; cpu <= cpus+1; cpu++ {
+					insns := append(storeBytes(-8, k32(k)),
+						asm.LoadMapPtr(asm.R1, km.FD()),
+						asm.Mov.Reg(asm.R2, asm.RFP),
+						asm.Add.Imm(asm.R2, -8),
+						asm.Mov.Imm(asm.R3, int32(cpu)),
+						asm.FnMapLookupPercpuElem.Call(),
+						asm.JNE.Imm(asm.R0, 0, "found"),
+						asm.Mov.Imm32(asm.R0, -1),
+						asm.Return(),
+						asm.LoadMem(asm.R0, asm.R0, 0, asm.Byte).WithSymbol("found"),
+						asm.Return(),
+					)
+					prog, err := ciliumebpf.NewProgram(&ciliumebpf.ProgramSpec{Type: ciliumebpf.SchedCLS, License: "GPL", Instructions: insns})
+					require.NoError(t, err)
+					ret, err := prog.Run(&ciliumebpf.RunOptions{Data: make([]byte, 64)})
+					prog.Close()
+					require.NoError(t, err)
+					want := uint32(nullRet)
+					if p := our.(PercpuLookup).LookupSlot(k32(k), uint32(cpu)); p != nil {
+						want = uint32(p[0])
+					}
+					require.Equal(t, ret, want, "key %d cpu %d", k, cpu)
+				}
+			}
+		})
+	}
+}
