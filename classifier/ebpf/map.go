@@ -261,7 +261,9 @@ func (m *Map) LookupAndDelete(key, valueOut any) error {
 // Update writes value under key with flags (UpdateAny, UpdateNoExist,
 // UpdateExist). For queues and stacks key is nil and it pushes. For
 // per-CPU maps value is a slice with a value per slot (missing slots are
-// zero); for prog arrays a TailCallTarget, for maps of maps a *Map.
+// zero), or a []byte in the syscall layout (round_up(value_size, 8) bytes
+// per slot); for prog arrays a TailCallTarget, for maps of maps a *Map.
+// Perf event arrays are filled by NewPerfReader, not by Update.
 func (m *Map) Update(key, value any, flags UpdateFlags) error {
 	sc, kb, vb := m.getScratch()
 	defer putScratch(sc)
