@@ -23,7 +23,9 @@ type Config struct {
 	// Offload is the set of devices the chain's block is bound to and
 	// their drivers. Without it the chain behaves as one bound to a
 	// device that cannot offload (a veth): filters run in software only,
-	// dump NOT_IN_HW, and SKIP_SW is refused with EOPNOTSUPP.
+	// dump NOT_IN_HW, and SKIP_SW is refused with EOPNOTSUPP. Devices
+	// that join or leave once filters exist do so through Block.Bind and
+	// Block.Unbind, which re-offload the filters.
 	Offload *offload.Block
 	// Classes binds classids to the owning qdisc's classes. Without it
 	// filters stay unbound (Result.Class is 0).

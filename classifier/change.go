@@ -100,7 +100,10 @@ type proposal struct {
 //   - flags: only SkipHW or SkipSW, not both: EINVAL otherwise;
 //   - a classic program of 0 or more than 4096 instructions: EINVAL;
 //   - replacing a filter may not change its SkipHW/SkipSW flags: EINVAL;
-//     SkipSW without an Offloader that takes it: EOPNOTSUPP.
+//     SkipSW needs every bound device to have an offload hook
+//     (EOPNOTSUPP, as with no Offload at all) and a driver that takes the
+//     filter (EINVAL, or the first driver's error); see the package
+//     documentation's "Hardware offload".
 //
 // A new filter goes to the head of the list; a replaced one keeps its
 // place. On any error nothing changes: not the list, not the handles, not
