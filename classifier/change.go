@@ -107,7 +107,9 @@ type proposal struct {
 //
 // A new filter goes to the head of the list; a replaced one keeps its
 // place. On any error nothing changes: not the list, not the handles, not
-// the filter being replaced. The caller keeps ownership of spec.Actions
+// the filter being replaced (whose offload is rolled back; only when a
+// driver refuses to take the old program back does its in-hardware count
+// drop, as in the kernel). The caller keeps ownership of spec.Actions
 // when Change fails.
 func (c *Chain) Change(spec FilterSpec, flags ChangeFlags) (*Filter, error) {
 	if isNil(spec.Program) {
