@@ -176,6 +176,7 @@ const (
 	opLdIndH
 	opLdIndW
 	opFiller // second slot of LD_IMM64, never executed
+	opDead   // an instruction no path reaches, never executed
 )
 
 // inst is one executable instruction.
@@ -235,6 +236,13 @@ func (p *Program) compile(v *verifier) error {
 	for i := 0; i < n; i++ {
 		if v.second[i] {
 			p.insns[i] = inst{op: opFiller}
+			continue
+		}
+		if !v.states[i].valid {
+			// No path reaches it (the verifier followed only the
+			// outcomes of constant comparisons): never executed, and not
+			// checked, as in the kernel.
+			p.insns[i] = inst{op: opDead}
 			continue
 		}
 		in := p.raw[i]

@@ -70,12 +70,21 @@
 // never-written registers (EACCES), invalid context accesses (EACCES),
 // stack accesses outside the frame, atomics on the context or packet,
 // forbidden pointer arithmetic (EACCES), the instruction limit, call
-// depth and combined stack size. It is a dataflow over register kinds
-// joined where paths meet, not the kernel's path-by-path exploration, so
-// it may reject a program whose correctness depends on path correlation;
-// and it tracks no value ranges, so it accepts packet and map accesses the
-// kernel would want bounds checks for, trapping them at run time instead.
-// ProfileRFC relaxes the Linux-only rules for the conformance suite.
+// depth and combined stack size. As in the kernel, unknown opcodes and
+// malformed LD_IMM64 pairs are refused wherever they are, while every
+// other check applies to the instructions some path reaches: the
+// verifier folds known constants and follows only the outcome of a
+// comparison between constants, so code the kernel never visits (and
+// does not check) is not checked either, and is compiled to a trap. It
+// is a dataflow over register kinds and constants joined where paths
+// meet, not the kernel's path-by-path exploration, so it may reject a
+// program whose correctness depends on path correlation; and it tracks
+// no value ranges, so it accepts packet and map accesses the kernel would
+// want bounds checks for, trapping them at run time instead (likewise
+// loops the kernel finds infinite and programs beyond its complexity
+// limit). TestMutantsLikeKernel measures the agreement on mutated
+// programs. ProfileRFC relaxes the Linux-only rules for the conformance
+// suite.
 //
 // # Concurrency
 //

@@ -86,7 +86,7 @@ func loadFuzz(t *testing.T, code []byte, variant uint8) *ebpfvm.Program {
 			t.Fatalf("not a VerifyError: %v", err)
 		}
 		switch ve.Errno {
-		case syscall.EINVAL, syscall.EACCES, syscall.E2BIG, syscall.EBADF:
+		case syscall.EINVAL, syscall.EACCES, syscall.E2BIG, syscall.EBADF, syscall.EPROTO:
 		default:
 			t.Fatalf("unexpected errno %v", err)
 		}

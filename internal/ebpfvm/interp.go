@@ -58,6 +58,9 @@ func (m *Machine) interpret(r1, r2 uint64) (uint64, error) {
 		if steps == 0 {
 			return fault(pc, ErrBudget)
 		}
+		if p.insns[pc].op == opDead {
+			return fault(pc, ErrBadCall) // unreachable: the verifier proved it
+		}
 		in := p.raw[pc]
 		cls := in.Op & 0x07
 		switch cls {

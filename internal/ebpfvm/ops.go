@@ -106,22 +106,6 @@ func checkFields(i int, in Instruction, prof Profile) *VerifyError {
 			} else if in.Src != 0 || !signedOK {
 				return verr(i, syscall.EINVAL, "BPF_ALU uses reserved fields")
 			}
-			if !x && prof == ProfileLinux {
-				switch op {
-				case uapi.BPF_DIV, uapi.BPF_MOD:
-					if in.Imm == 0 {
-						return verr(i, syscall.EINVAL, "div by zero")
-					}
-				case uapi.BPF_LSH, uapi.BPF_RSH, uapi.BPF_ARSH:
-					width := int32(64)
-					if cls == uapi.BPF_ALU {
-						width = 32
-					}
-					if in.Imm < 0 || in.Imm >= width {
-						return verr(i, syscall.EINVAL, "invalid shift %d", in.Imm)
-					}
-				}
-			}
 		}
 	case uapi.BPF_JMP, uapi.BPF_JMP32:
 		switch op {

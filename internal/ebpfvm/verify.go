@@ -62,8 +62,10 @@ func (k kindID) isPtr() bool { return k >= kCtx && k != kAny }
 // a kStack pointer from its frame's R10 when known is set.
 type reg struct {
 	k     kindID
-	known bool
-	off   int32
+	known bool   // kStack: off is known
+	off   int32  // kStack: offset from the frame's R10
+	cst   bool   // kScalar: the value is the constant val
+	val   uint64 // kScalar: the constant
 }
 
 const nSlots = frameSize / 8
@@ -85,7 +87,7 @@ func joinReg(a, b reg) reg {
 	if a.k != b.k {
 		return reg{k: kAny}
 	}
-	return reg{k: a.k} // same kind, different stack offsets
+	return reg{k: a.k} // same kind, different offsets or constants
 }
 
 func joinKind(a, b kindID) kindID {
@@ -180,20 +182,10 @@ func (v *verifier) checkInsns() error {
 	n := len(v.insns)
 	for i := 0; i < n; i++ {
 		in := v.insns[i]
-		if in.Dst >= uapi.MAX_BPF_REG {
-			return verr(i, syscall.EINVAL, "R%d is invalid", in.Dst)
-		}
-		if in.Src >= uapi.MAX_BPF_REG {
-			return verr(i, syscall.EINVAL, "R%d is invalid", in.Src)
-		}
 		if !opcodeValid(in.Op, v.prof) {
 			return verr(i, syscall.EINVAL, "unknown opcode %02x", in.Op)
 		}
-		if err := checkFields(i, in, v.prof); err != nil {
-			return err
-		}
-		switch {
-		case in.Op == uapi.BPF_LD|uapi.BPF_IMM|uapi.BPF_DW:
+		if in.Op == uapi.BPF_LD|uapi.BPF_IMM|uapi.BPF_DW {
 			if i == n-1 {
 				return verr(i, syscall.EINVAL, "invalid bpf_ld_imm64 insn")
 			}
@@ -209,24 +201,41 @@ func (v *verifier) checkInsns() error {
 			}
 			v.second[i+1] = true
 			i++
-		case in.Op == uapi.BPF_JMP|uapi.BPF_CALL:
-			switch in.Src {
-			case 0:
-				h, ok := v.p.opts.Helpers.Lookup(in.Imm)
-				if !ok {
-					return verr(i, syscall.EINVAL, "invalid func unknown#%d", in.Imm)
-				}
-				v.aux[i].helper = h
-			case uapi.BPF_PSEUDO_KFUNC_CALL:
-				return verr(i, syscall.EINVAL, "calling kernel function id %d is not supported", in.Imm)
+		}
+	}
+	return nil
+}
+
+// checkInsn applies the per-instruction checks the kernel makes when a
+// path reaches the instruction (do_check): register numbers, reserved
+// fields, helper ids, atomic operations. Instructions no path reaches are
+// not checked, as in the kernel; they are compiled to a trap.
+func (v *verifier) checkInsn(i int, in Instruction) *VerifyError {
+	if in.Dst >= uapi.MAX_BPF_REG {
+		return verr(i, syscall.EINVAL, "R%d is invalid", in.Dst)
+	}
+	if in.Src >= uapi.MAX_BPF_REG && in.Op != uapi.BPF_LD|uapi.BPF_IMM|uapi.BPF_DW {
+		return verr(i, syscall.EINVAL, "R%d is invalid", in.Src)
+	}
+	if err := checkFields(i, in, v.prof); err != nil {
+		return err
+	}
+	switch {
+	case in.Op == uapi.BPF_JMP|uapi.BPF_CALL:
+		switch in.Src {
+		case 0:
+			if _, ok := v.p.opts.Helpers.Lookup(in.Imm); !ok {
+				return verr(i, syscall.EINVAL, "invalid func unknown#%d", in.Imm)
 			}
-		case in.Op&0x07 == uapi.BPF_STX && in.Op&0xe0 == uapi.BPF_ATOMIC:
-			if !atomicValid(in.Imm, in.Op&0x18) {
-				if in.Imm == uapi.BPF_LOAD_ACQ || in.Imm == uapi.BPF_STORE_REL || in.Op&0x18 == uapi.BPF_W || in.Op&0x18 == uapi.BPF_DW {
-					return verr(i, syscall.EINVAL, "BPF_ATOMIC uses invalid atomic opcode %02x", in.Imm)
-				}
-				return verr(i, syscall.EINVAL, "invalid atomic operand size")
+		case uapi.BPF_PSEUDO_KFUNC_CALL:
+			return verr(i, syscall.EINVAL, "calling kernel function id %d is not supported", in.Imm)
+		}
+	case in.Op&0x07 == uapi.BPF_STX && in.Op&0xe0 == uapi.BPF_ATOMIC:
+		if !atomicValid(in.Imm, in.Op&0x18) {
+			if in.Imm == uapi.BPF_LOAD_ACQ || in.Imm == uapi.BPF_STORE_REL || in.Op&0x18 == uapi.BPF_W || in.Op&0x18 == uapi.BPF_DW {
+				return verr(i, syscall.EINVAL, "BPF_ATOMIC uses invalid atomic opcode %02x", in.Imm)
 			}
+			return verr(i, syscall.EINVAL, "invalid atomic operand size")
 		}
 	}
 	return nil
@@ -250,8 +259,8 @@ func (v *verifier) resolveImm64(i int, in, nx Instruction) error {
 		a.k, a.kind = uint64(funcTag)<<32|uint64(t), kFunc
 		return nil
 	case uapi.BPF_PSEUDO_MAP_FD, uapi.BPF_PSEUDO_MAP_IDX:
-		if v.p.opts.Linker == nil {
-			return verr(i, syscall.EINVAL, "map reference %d with no maps", in.Imm)
+		if err := v.noLinker(i, in); err != nil {
+			return err
 		}
 		if nx.Imm != 0 {
 			return verr(i, syscall.EINVAL, "unrecognized bpf_ld_imm64 insn")
@@ -264,8 +273,8 @@ func (v *verifier) resolveImm64(i int, in, nx Instruction) error {
 		v.p.objects = append(v.p.objects, obj)
 		return nil
 	case uapi.BPF_PSEUDO_MAP_VALUE, uapi.BPF_PSEUDO_MAP_IDX_VALUE:
-		if v.p.opts.Linker == nil {
-			return verr(i, syscall.EINVAL, "map reference %d with no maps", in.Imm)
+		if err := v.noLinker(i, in); err != nil {
+			return err
 		}
 		key := [2]int32{int32(in.Src), in.Imm}
 		idx, ok := v.statics[key]
@@ -289,6 +298,19 @@ func (v *verifier) resolveImm64(i int, in, nx Instruction) error {
 		return nil
 	}
 	return verr(i, syscall.EINVAL, "unrecognized bpf_ld_imm64 insn")
+}
+
+// noLinker fails a map reference when there are no maps, as the kernel
+// does for an fd that names no map (EBADF) or an fd_array index without
+// an fd_array (EPROTO).
+func (v *verifier) noLinker(i int, in Instruction) error {
+	if v.p.opts.Linker != nil {
+		return nil
+	}
+	if in.Src == uapi.BPF_PSEUDO_MAP_IDX || in.Src == uapi.BPF_PSEUDO_MAP_IDX_VALUE {
+		return verr(i, syscall.EPROTO, "fd_idx without fd_array is invalid")
+	}
+	return verr(i, syscall.EBADF, "fd %d is not pointing to valid bpf_map", in.Imm)
 }
 
 // isJump reports whether in transfers control within its subprogram and
@@ -543,6 +565,24 @@ func setAll(out []vstate, r uint8, g reg) {
 func (v *verifier) step(i int, s *vstate, out []vstate, check bool) error {
 	in := v.insns[i]
 	cls := in.Op & 0x07
+	condJump := (cls == uapi.BPF_JMP || cls == uapi.BPF_JMP32) && in.Op&0xf0 != uapi.BPF_JA &&
+		in.Op&0xf0 != uapi.BPF_CALL && in.Op&0xf0 != uapi.BPF_EXIT && in.Op&0xf0 != uapi.BPF_JCOND
+	if condJump && in.Dst < uapi.MAX_BPF_REG {
+		// check_cond_jmp_op reads the destination before it looks at
+		// the reserved fields.
+		if err := v.readReg(i, s, in.Dst, check); err != nil {
+			return err
+		}
+	}
+	if err := v.checkInsn(i, in); err != nil {
+		if check {
+			return err
+		}
+		for k := range out {
+			out[k].valid = false // the check pass will reject this path
+		}
+		return nil
+	}
 	switch cls {
 	case uapi.BPF_ALU, uapi.BPF_ALU64:
 		return v.stepALU(i, in, s, out, check)
@@ -590,7 +630,11 @@ func (v *verifier) step(i int, s *vstate, out []vstate, check bool) error {
 			if err := v.writeReg(i, in.Dst, check); err != nil {
 				return err
 			}
-			setAll(out, in.Dst, reg{k: v.aux[i].kind})
+			r := reg{k: v.aux[i].kind}
+			if r.k == kScalar {
+				r.cst, r.val = true, v.aux[i].k
+			}
+			setAll(out, in.Dst, r)
 			return nil
 		}
 		if check {
@@ -771,33 +815,58 @@ func (v *verifier) stepALU(i int, in Instruction, s *vstate, out []vstate, check
 	op := in.Op & 0xf0
 	x := in.Op&uapi.BPF_X != 0
 	is64 := in.Op&0x07 == uapi.BPF_ALU64
-	if err := v.writeReg(i, in.Dst, check); err != nil {
-		return err
-	}
-	if op == uapi.BPF_MOV {
-		res := reg{k: kScalar}
-		if x {
-			if err := v.readReg(i, s, in.Src, check); err != nil {
-				return err
-			}
-			if is64 && in.Off == 0 {
-				res = s.regs[in.Src]
-			}
-		}
-		setAll(out, in.Dst, res)
-		return nil
-	}
-	if err := v.readReg(i, s, in.Dst, check); err != nil {
-		return err
-	}
-	src := reg{k: kScalar}
+	// Operands, in check_alu_op's order: source, then destination.
+	src := reg{k: kScalar, cst: true, val: uint64(int64(in.Imm))}
 	if x && op != uapi.BPF_END && op != uapi.BPF_NEG {
 		if err := v.readReg(i, s, in.Src, check); err != nil {
 			return err
 		}
 		src = s.regs[in.Src]
 	}
+	if op != uapi.BPF_MOV {
+		if err := v.readReg(i, s, in.Dst, check); err != nil {
+			return err
+		}
+	}
+	if check && !x && v.prof == ProfileLinux {
+		switch op {
+		case uapi.BPF_DIV, uapi.BPF_MOD:
+			if in.Imm == 0 {
+				return verr(i, syscall.EINVAL, "div by zero")
+			}
+		case uapi.BPF_LSH, uapi.BPF_RSH, uapi.BPF_ARSH:
+			width := int32(64)
+			if !is64 {
+				width = 32
+			}
+			if in.Imm < 0 || in.Imm >= width {
+				return verr(i, syscall.EINVAL, "invalid shift %d", in.Imm)
+			}
+		}
+	}
+	if err := v.writeReg(i, in.Dst, check); err != nil {
+		return err
+	}
 	dst := s.regs[in.Dst]
+	// Constants fold exactly as the machine computes them, so the
+	// verifier can follow only the branch a known value takes, as the
+	// kernel does.
+	constant := func(d uint64) reg {
+		return reg{k: kScalar, cst: true, val: refALU(in, d, src.val)}
+	}
+	if op == uapi.BPF_MOV {
+		res := reg{k: kScalar}
+		switch {
+		case !x:
+			res = constant(0)
+		case is64 && in.Off == 0:
+			res = src
+		case src.k == kScalar && src.cst:
+			res = constant(0)
+		}
+		setAll(out, in.Dst, res)
+		return nil
+	}
 	res := reg{k: kScalar}
 	bad := func(format string, args ...any) error {
 		if check {
@@ -808,6 +877,13 @@ func (v *verifier) stepALU(i int, in Instruction, s *vstate, out []vstate, check
 	switch {
 	case op == uapi.BPF_NEG || op == uapi.BPF_END:
 		// Pointer leaks are allowed to privileged loaders: a number.
+		if dst.k == kScalar && dst.cst {
+			res = constant(dst.val)
+		}
+	case dst.k == kScalar && src.k == kScalar:
+		if dst.cst && src.cst {
+			res = constant(dst.val)
+		}
 	case dst.k == kAny || src.k == kAny:
 		if op == uapi.BPF_ADD || op == uapi.BPF_SUB {
 			res = reg{k: kAny}
@@ -827,22 +903,29 @@ func (v *verifier) stepALU(i int, in Instruction, s *vstate, out []vstate, check
 			res = reg{k: kAny}
 		}
 	case dst.k.isPtr():
+		// adjust_ptr_min_max_vals's order: pointer type, then the
+		// offset's sanity (EINVAL), then the operator.
+		if res = v.ptrOffset(dst, src, x, op == uapi.BPF_SUB); res.k == kAny {
+			if err := bad("R%d pointer arithmetic on %s prohibited", in.Dst, dst.k); err != nil {
+				return err
+			}
+			break
+		}
+		if check && insane(src) {
+			return verr(i, syscall.EINVAL, "math between %s pointer and %d is not allowed", dst.k, int64(src.val))
+		}
 		if op != uapi.BPF_ADD && op != uapi.BPF_SUB {
 			if err := bad("R%d pointer arithmetic with %s operator prohibited", in.Dst, aluName(op)); err != nil {
 				return err
 			}
 			res = reg{k: kAny}
-			break
-		}
-		res = v.ptrOffset(dst, in, x, op == uapi.BPF_SUB)
-		if res.k == kAny {
-			if err := bad("R%d pointer arithmetic on %s prohibited", in.Dst, dst.k); err != nil {
-				return err
-			}
 		}
 	case src.k.isPtr() && is64:
+		if op == uapi.BPF_ADD && check && insane(dst) && v.ptrOffset(src, dst, true, false).k != kAny {
+			return verr(i, syscall.EINVAL, "math between %s pointer and %d is not allowed", src.k, int64(dst.val))
+		}
 		if op == uapi.BPF_ADD {
-			res = v.ptrOffset(src, in, true, false)
+			res = v.ptrOffset(src, dst, true, false)
 			if res.k == kAny {
 				if err := bad("R%d pointer arithmetic on %s prohibited", in.Src, src.k); err != nil {
 					return err
@@ -859,18 +942,28 @@ func (v *verifier) stepALU(i int, in Instruction, s *vstate, out []vstate, check
 	return nil
 }
 
-// ptrOffset is the kind of ptr after adding (or subtracting) an offset.
-func (v *verifier) ptrOffset(ptr reg, in Instruction, x, sub bool) reg {
+// insane reports a known offset the kernel refuses to add to a pointer
+// (check_reg_sane_offset: |off| >= BPF_MAX_VAR_OFF, 2^29).
+func insane(off reg) bool {
+	return off.k == kScalar && off.cst && (int64(off.val) >= 1<<29 || int64(off.val) <= -1<<29)
+}
+
+// ptrOffset is the kind of ptr after adding (or subtracting) the scalar
+// off.
+func (v *verifier) ptrOffset(ptr, off reg, x, sub bool) reg {
 	switch ptr.k {
 	case kCtx, kCtxMod:
 		return reg{k: kCtxMod}
 	case kStack:
-		if !x && ptr.known {
-			d := in.Imm
+		if ptr.known && off.k == kScalar && off.cst {
+			d := int64(off.val)
+			if !x {
+				d = int64(int32(off.val))
+			}
 			if sub {
 				d = -d
 			}
-			o := int64(ptr.off) + int64(d)
+			o := int64(ptr.off) + d
 			if o >= -1<<20 && o <= 1<<20 {
 				return reg{k: kStack, known: true, off: int32(o)}
 			}
@@ -919,6 +1012,21 @@ func (v *verifier) stepJump(i int, in Instruction, s *vstate, out []vstate, chec
 		if err := v.readReg(i, s, in.Src, check); err != nil {
 			return err
 		}
+	}
+	// A comparison of known constants has one outcome: follow only that
+	// edge, as the kernel does, so code it never reaches is not checked.
+	a := s.regs[in.Dst]
+	b := reg{k: kScalar, cst: true, val: uint64(int64(in.Imm))}
+	if in.Op&uapi.BPF_X != 0 {
+		b = s.regs[in.Src]
+	}
+	if a.k == kScalar && a.cst && b.k == kScalar && b.cst && len(out) == 2 {
+		if refCond(in.Op&0xf0, in.Op&0x07 == uapi.BPF_JMP32, a.val, b.val) {
+			out[0].valid = false
+		} else {
+			out[1].valid = false
+		}
+		return nil
 	}
 	// Null checks turn map_value_or_null into map_value on the non-null
 	// edge, as mark_ptr_or_null_regs does.
@@ -996,7 +1104,10 @@ func (v *verifier) stepCall(i int, in Instruction, s *vstate, out []vstate, chec
 		clobber(v.ret[sub])
 		return nil
 	}
-	h := v.aux[i].helper
+	h, _ := v.p.opts.Helpers.Lookup(in.Imm) // checkInsn made sure it exists
+	if check {
+		v.aux[i].helper = h
+	}
 	for r := 1; r <= h.Args; r++ {
 		if err := v.readReg(i, s, uint8(r), check); err != nil {
 			return err

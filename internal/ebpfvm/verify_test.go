@@ -342,7 +342,7 @@ func rejectCases(t testing.TB) []rejectCase {
 		{
 			name:  "map_without_linker",
 			prog:  append(lddwPseudo(1, uapi.BPF_PSEUDO_MAP_FD, 3, 0), mov64K(0, 0), exit()),
-			errno: syscall.EINVAL, index: 0,
+			errno: syscall.EBADF, index: 0,
 		},
 		{
 			name: "ld_abs_with_r6_unset",
