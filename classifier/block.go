@@ -9,6 +9,7 @@ import (
 
 	"github.com/clsbpf/clsbpf/action"
 	"github.com/clsbpf/clsbpf/classifier/packet"
+	"github.com/clsbpf/clsbpf/handle"
 	"github.com/clsbpf/clsbpf/internal/uapi"
 	"github.com/clsbpf/clsbpf/offload"
 )
@@ -596,6 +597,19 @@ func (b *Block) get(w Where, h uint32, kind kindArg) (*Proto, *Filter, error) {
 	}
 	p.cls.updateStats(f)
 	return p, f, nil
+}
+
+// BindClass rebinds the filters of every classifier whose classid is
+// classID, as the owning qdisc does when it creates (cookie != 0) or
+// deletes (cookie 0) that class (tcf_node_bind for each classifier).
+func (b *Block) BindClass(classID handle.Handle, cookie uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range b.chains {
+		for _, p := range c.protos {
+			p.cls.BindClass(classID, cookie)
+		}
+	}
 }
 
 // Bind binds the block to dev, as a qdisc on a new device does

@@ -416,3 +416,23 @@ func TestBlockDumpFormat(t *testing.T) {
 	assert.Equal(t, int32(-1), msgs[0].TCMsg.Ifindex, "TCM_IFINDEX_MAGIC_BLOCK")
 	assert.Equal(t, uint32(22), msgs[0].TCMsg.Parent, "tcm_block_index")
 }
+
+func TestBlockBindClass(t *testing.T) {
+	classes := &fakeClasses{classes: map[handle.Handle]bool{0x10010: true}, bound: map[handle.Handle]int{}}
+	b := NewBlock(BlockConfig{Config: Config{Classes: classes}})
+	for _, w := range []Where{{0, 1, ProtocolAll}, {3, 1, ProtocolAll}} {
+		_, _, err := b.Change(w, FilterSpec{Handle: 1, ClassID: 0x10010, Program: retK(0xFFFFFFFF)}, Create)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 2, classes.bound[0x10010])
+	b.BindClass(0x10010, 0)
+	for _, c := range []uint32{0, 3} {
+		f, err := b.Get(Where{Chain: c, Prio: 1}, 1)
+		require.NoError(t, err)
+		assert.Zero(t, f.Class())
+	}
+	b.BindClass(0x10010, 77)
+	f, err := b.Get(Where{Chain: 3, Prio: 1}, 1)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(77), f.Class())
+}
