@@ -152,11 +152,19 @@ func (t *trieMap) lookup(plen uint32, data []byte) *lnode {
 
 // newNode allocates a node for (plen, data) with value (nil: intermediate).
 func (t *trieMap) newNode(plen uint32, data, value []byte) *lnode {
-	n := &lnode{prefixlen: plen, data: append(make([]byte, 0, t.ds), data[:t.ds]...)}
+	// One allocation holds the data (read plainly: it never changes) and,
+	// from the next 8-byte boundary, the value (accessed atomically).
+	ds8 := int(roundUp8(uint32(t.ds)))
+	size := ds8
 	if value != nil {
-		n.val = atomicmem.Alloc(t.es)
+		size += t.es
+	}
+	mem := atomicmem.Alloc(size)
+	n := &lnode{prefixlen: plen, data: mem[:t.ds:t.ds]}
+	copy(n.data, data[:t.ds])
+	if value != nil {
+		n.val = mem[ds8 : ds8+t.vs : ds8+t.es]
 		atomicmem.CopyIn(n.val, 0, value)
-		n.val = n.val[:t.vs]
 	} else {
 		n.im = true
 	}
