@@ -41,7 +41,7 @@ const nullRet = 0xffffffff
 func storeBytes(off int16, b []byte) asm.Instructions {
 	var insns asm.Instructions
 	for i, c := range b {
-		insns = append(insns, asm.StoreImm(asm.RFP, off+int16(i), int64(c), asm.Byte))
+		insns = append(insns, asm.StoreImm(asm.RFP, off+int16(i), int64(c), asm.Byte)) // *(u8 *)(fp + off + i) = c
 	}
 	return insns
 }
@@ -58,41 +58,54 @@ func opProgram(fd int, op progOp, vs int) asm.Instructions {
 	}
 	insns = append(insns, storeBytes(valOff, val)...)
 	insns = append(insns,
-		asm.LoadMapPtr(asm.R1, fd),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, keyOff),
-		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, valOff),
-		asm.Mov.Imm(asm.R4, int32(op.flags)),
+		asm.LoadMapPtr(asm.R1, fd),           // r1 = map
+		asm.Mov.Reg(asm.R2, asm.RFP),         // r2 = fp
+		asm.Add.Imm(asm.R2, keyOff),          // r2 = &key
+		asm.Mov.Reg(asm.R3, asm.RFP),         // r3 = fp
+		asm.Add.Imm(asm.R3, valOff),          // r3 = &value
+		asm.Mov.Imm(asm.R4, int32(op.flags)), // r4 = flags
 	)
 	switch op.kind {
 	case "update":
-		insns = append(insns, asm.FnMapUpdateElem.Call(), asm.Return())
+		insns = append(insns,
+			asm.FnMapUpdateElem.Call(), // r0 = map_update_elem(map, &key, &value, flags)
+			asm.Return(),               // exit
+		)
 	case "delete":
-		insns = append(insns, asm.FnMapDeleteElem.Call(), asm.Return())
+		insns = append(insns,
+			asm.FnMapDeleteElem.Call(), // r0 = map_delete_elem(map, &key)
+			asm.Return(),               // exit
+		)
 	case "push":
-		insns = append(insns, asm.Mov.Reg(asm.R2, asm.R3), asm.Mov.Imm(asm.R3, int32(op.flags)),
-			asm.FnMapPushElem.Call(), asm.Return())
+		insns = append(insns,
+			asm.Mov.Reg(asm.R2, asm.R3),          // r2 = &value
+			asm.Mov.Imm(asm.R3, int32(op.flags)), // r3 = flags
+			asm.FnMapPushElem.Call(),             // r0 = map_push_elem(map, &value, flags)
+			asm.Return(),                         // exit
+		)
 	case "pop", "peek":
 		fn := asm.FnMapPopElem
 		if op.kind == "peek" {
 			fn = asm.FnMapPeekElem
 		}
-		insns = append(insns, asm.Mov.Reg(asm.R2, asm.R3), fn.Call(),
-			asm.JEq.Imm(asm.R0, 0, "ok"),
-			asm.Return(),
-			asm.LoadMem(asm.R0, asm.RFP, valOff, asm.Byte).WithSymbol("ok"),
-			asm.Or.Imm(asm.R0, 0x100),
-			asm.Return(),
+		insns = append(insns,
+			asm.Mov.Reg(asm.R2, asm.R3),  // r2 = &value
+			fn.Call(),                    // r0 = map_pop_elem or map_peek_elem(map, &value)
+			asm.JEq.Imm(asm.R0, 0, "ok"), // if r0 == 0 goto ok
+			asm.Return(),                 // exit
+			asm.LoadMem(asm.R0, asm.RFP, valOff, asm.Byte).WithSymbol("ok"), // ok: r0 = *(u8 *)&value
+			asm.Or.Imm(asm.R0, 0x100), // r0 |= 0x100
+			asm.Return(),              // exit
 		)
 	case "lookup":
-		insns = append(insns, asm.FnMapLookupElem.Call(),
-			asm.JNE.Imm(asm.R0, 0, "found"),
-			asm.Mov.Imm32(asm.R0, -1),
-			asm.Return(),
-			asm.LoadMem(asm.R0, asm.R0, 0, asm.Byte).WithSymbol("found"),
-			asm.Or.Imm(asm.R0, 0x100),
-			asm.Return(),
+		insns = append(insns,
+			asm.FnMapLookupElem.Call(),      // r0 = map_lookup_elem(map, &key)
+			asm.JNE.Imm(asm.R0, 0, "found"), // if r0 != NULL goto found
+			asm.Mov.Imm32(asm.R0, -1),       // w0 = 0xffffffff
+			asm.Return(),                    // exit
+			asm.LoadMem(asm.R0, asm.R0, 0, asm.Byte).WithSymbol("found"), // found: r0 = *(u8 *)r0
+			asm.Or.Imm(asm.R0, 0x100),                                    // r0 |= 0x100
+			asm.Return(),                                                 // exit
 		)
 	}
 	return insns
@@ -248,16 +261,16 @@ func TestKernelLookupPercpuElem(t *testing.T) {
 			for k := uint32(0); k < 4; k++ {
 				for cpu := 0; cpu <= cpus+1; cpu++ {
 					insns := append(storeBytes(-8, k32(k)),
-						asm.LoadMapPtr(asm.R1, km.FD()),
-						asm.Mov.Reg(asm.R2, asm.RFP),
-						asm.Add.Imm(asm.R2, -8),
-						asm.Mov.Imm(asm.R3, int32(cpu)),
-						asm.FnMapLookupPercpuElem.Call(),
-						asm.JNE.Imm(asm.R0, 0, "found"),
-						asm.Mov.Imm32(asm.R0, -1),
-						asm.Return(),
-						asm.LoadMem(asm.R0, asm.R0, 0, asm.Byte).WithSymbol("found"),
-						asm.Return(),
+						asm.LoadMapPtr(asm.R1, km.FD()),                              // r1 = map
+						asm.Mov.Reg(asm.R2, asm.RFP),                                 // r2 = fp
+						asm.Add.Imm(asm.R2, -8),                                      // r2 = &key
+						asm.Mov.Imm(asm.R3, int32(cpu)),                              // r3 = cpu
+						asm.FnMapLookupPercpuElem.Call(),                             // r0 = map_lookup_percpu_elem(map, &key, cpu)
+						asm.JNE.Imm(asm.R0, 0, "found"),                              // if r0 != NULL goto found
+						asm.Mov.Imm32(asm.R0, -1),                                    // w0 = 0xffffffff
+						asm.Return(),                                                 // exit
+						asm.LoadMem(asm.R0, asm.R0, 0, asm.Byte).WithSymbol("found"), // found: r0 = *(u8 *)r0
+						asm.Return(),                                                 // exit
 					)
 					prog, err := ciliumebpf.NewProgram(&ciliumebpf.ProgramSpec{Type: ciliumebpf.SchedCLS, License: "GPL", Instructions: insns})
 					require.NoError(t, err)

@@ -25,16 +25,16 @@ func ringProgram(fd int, kind string, size int, fill byte, flags int32) asm.Inst
 	switch kind {
 	case "output":
 		for off := 0; off < size; off++ {
-			insns = append(insns, asm.StoreImm(asm.RFP, int16(off-512), int64(fill), asm.Byte))
+			insns = append(insns, asm.StoreImm(asm.RFP, int16(off-512), int64(fill), asm.Byte)) // *(u8 *)(fp - 512 + off) = fill
 		}
 		insns = append(insns,
-			asm.LoadMapPtr(asm.R1, fd),
-			asm.Mov.Reg(asm.R2, asm.RFP),
-			asm.Add.Imm(asm.R2, -512),
-			asm.Mov.Imm(asm.R3, int32(size)),
-			asm.Mov.Imm(asm.R4, flags),
-			asm.FnRingbufOutput.Call(),
-			asm.Return(),
+			asm.LoadMapPtr(asm.R1, fd),       // r1 = ring
+			asm.Mov.Reg(asm.R2, asm.RFP),     // r2 = fp
+			asm.Add.Imm(asm.R2, -512),        // r2 = &data
+			asm.Mov.Imm(asm.R3, int32(size)), // r3 = size
+			asm.Mov.Imm(asm.R4, flags),       // r4 = flags
+			asm.FnRingbufOutput.Call(),       // r0 = ringbuf_output(ring, &data, size, flags)
+			asm.Return(),                     // exit
 		)
 	case "submit", "discard":
 		fn := asm.FnRingbufSubmit
@@ -42,27 +42,27 @@ func ringProgram(fd int, kind string, size int, fill byte, flags int32) asm.Inst
 			fn = asm.FnRingbufDiscard
 		}
 		insns = append(insns,
-			asm.LoadMapPtr(asm.R1, fd),
-			asm.Mov.Imm(asm.R2, int32(size)),
-			asm.Mov.Imm(asm.R3, 0),
-			asm.FnRingbufReserve.Call(),
-			asm.JNE.Imm(asm.R0, 0, "got"),
-			asm.Mov.Imm32(asm.R0, -1),
-			asm.Return(),
-			asm.StoreImm(asm.R0, 0, int64(fill), asm.Byte).WithSymbol("got"),
-			asm.StoreImm(asm.R0, int16(size-1), int64(fill+1), asm.Byte),
-			asm.Mov.Reg(asm.R1, asm.R0),
-			asm.Mov.Imm(asm.R2, flags),
-			fn.Call(),
-			asm.Mov.Imm(asm.R0, 0),
-			asm.Return(),
+			asm.LoadMapPtr(asm.R1, fd),       // r1 = ring
+			asm.Mov.Imm(asm.R2, int32(size)), // r2 = size
+			asm.Mov.Imm(asm.R3, 0),           // r3 = 0
+			asm.FnRingbufReserve.Call(),      // r0 = ringbuf_reserve(ring, size, 0)
+			asm.JNE.Imm(asm.R0, 0, "got"),    // if r0 != NULL goto got
+			asm.Mov.Imm32(asm.R0, -1),        // w0 = 0xffffffff
+			asm.Return(),                     // exit
+			asm.StoreImm(asm.R0, 0, int64(fill), asm.Byte).WithSymbol("got"), // got: *(u8 *)r0 = fill
+			asm.StoreImm(asm.R0, int16(size-1), int64(fill+1), asm.Byte),     // *(u8 *)(r0 + size - 1) = fill + 1
+			asm.Mov.Reg(asm.R1, asm.R0),                                      // r1 = record
+			asm.Mov.Imm(asm.R2, flags),                                       // r2 = flags
+			fn.Call(),                                                        // ringbuf_submit or ringbuf_discard(record, flags)
+			asm.Mov.Imm(asm.R0, 0),                                           // r0 = 0
+			asm.Return(),                                                     // exit
 		)
 	case "query":
 		insns = append(insns,
-			asm.LoadMapPtr(asm.R1, fd),
-			asm.Mov.Imm(asm.R2, flags),
-			asm.FnRingbufQuery.Call(),
-			asm.Return(),
+			asm.LoadMapPtr(asm.R1, fd), // r1 = ring
+			asm.Mov.Imm(asm.R2, flags), // r2 = flags
+			asm.FnRingbufQuery.Call(),  // r0 = ringbuf_query(ring, flags)
+			asm.Return(),               // exit
 		)
 	}
 	return insns
