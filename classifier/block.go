@@ -642,10 +642,14 @@ func (b *Block) Bind(dev *offload.Device) error {
 		}
 		return b.cfg.Offload.Attach(dev)
 	}
+	took := make([][]uint32, len(protos))
 	for i, p := range protos {
-		if err := p.cls.reoffload(dev, true); err != nil {
-			for _, q := range protos[:i] {
-				_ = q.cls.reoffload(dev, false)
+		var err error
+		if took[i], err = p.cls.reoffload(dev, true, nil); err != nil {
+			for j, q := range protos[:i] {
+				if len(took[j]) > 0 {
+					_, _ = q.cls.reoffload(dev, false, took[j])
+				}
 			}
 			return err
 		}
@@ -669,7 +673,7 @@ func (b *Block) Unbind(dev *offload.Device) error {
 	}
 	for _, c := range b.chains {
 		for _, p := range c.protos {
-			_ = p.cls.reoffload(dev, false)
+			_, _ = p.cls.reoffload(dev, false, nil)
 		}
 	}
 	return nil

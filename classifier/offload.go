@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"errors"
+	"slices"
 	"syscall"
 
 	"github.com/clsbpf/clsbpf/action"
@@ -47,7 +48,13 @@ func (h *hwState) inc(n int) {
 	h.count += n
 }
 
+// dec counts one driver less; a count already at 0 stays there (the
+// kernel's unsigned counter would wrap when a driver acknowledges a
+// destroy of a filter it never held).
 func (h *hwState) dec() {
+	if h.count == 0 {
+		return
+	}
 	h.count--
 	if h.count == 0 {
 		h.flags &^= InHW
@@ -215,19 +222,20 @@ func (c *Chain) updateStats(f *Filter) {
 }
 
 // reoffload is cls_bpf_reoffload for one device binding (add) or
-// unbinding the block: every filter without SKIP_HW is offered to the
-// device alone, and its in-hardware count follows. Binding stops at the
-// first refusal of a SKIP_SW filter and returns it, after withdrawing
-// from the device what this call installed; other refusals only leave the
-// filter out. The chain publishes the new counts once.
-func (c *Chain) reoffload(dev *offload.Device, add bool) error {
+// unbinding the block: every filter without SKIP_HW (or, with only, every
+// filter whose handle is listed) is offered to the device alone, and its
+// in-hardware count follows. Binding stops at the first refusal of a
+// SKIP_SW filter and returns it, after withdrawing from the device what
+// this call installed; other refusals only leave the filter out. It
+// returns the handles the device took, and publishes the new counts once.
+func (c *Chain) reoffload(dev *offload.Device, add bool, only []uint32) ([]uint32, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.load()
-	var next *snapshot
-	var added []*Filter
+	next := &snapshot{filters: slices.Clone(s.filters)}
+	var took []uint32
 	for i, f := range s.filters {
-		if f.genFlags&SkipHW != 0 {
+		if f.genFlags&SkipHW != 0 || (only != nil && !slices.Contains(only, f.handle)) {
 			continue
 		}
 		var req *offload.Request
@@ -238,19 +246,16 @@ func (c *Chain) reoffload(dev *offload.Device, add bool) error {
 		}
 		if err := dev.Setup(req); err != nil {
 			if add && f.genFlags&SkipSW != 0 {
-				for _, a := range added {
-					_ = dev.Setup(c.request(offload.Destroy, nil, a))
+				for _, h := range took {
+					if g := s.find(h); g != nil {
+						_ = dev.Setup(c.request(offload.Destroy, nil, g))
+					}
 				}
-				return offloadError(err)
+				return nil, offloadError(err)
 			}
 			continue
 		}
-		if add {
-			added = append(added, f)
-		}
-		if next == nil {
-			next = &snapshot{filters: append([]*Filter(nil), s.filters...)}
-		}
+		took = append(took, f.handle)
 		nf := *f
 		h := hwState{nf.inHW, nf.genFlags}
 		if add {
@@ -261,10 +266,10 @@ func (c *Chain) reoffload(dev *offload.Device, add bool) error {
 		nf.inHW, nf.genFlags = h.count, h.flags
 		next.filters[i] = &nf
 	}
-	if next != nil {
+	if len(took) > 0 {
 		c.snap.Store(next)
 	}
-	return nil
+	return took, nil
 }
 
 // inHWAny reports whether any filter of the chain is in hardware (the

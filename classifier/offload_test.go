@@ -1,6 +1,7 @@
 package classifier
 
 import (
+	"fmt"
 	"syscall"
 	"testing"
 
@@ -182,6 +183,23 @@ func TestOffloadMatrix(t *testing.T) {
 	}
 }
 
+// picky is a driver that refuses to add the filters with the listed
+// handles and logs its commands.
+type picky struct {
+	refuse map[uint32]bool
+	log    []string
+}
+
+func (p *picky) Capabilities() offload.Capabilities { return soft.Capabilities(nil, nil) }
+
+func (p *picky) Setup(req *offload.Request) error {
+	p.log = append(p.log, fmt.Sprintf("%s %d", req.Command, req.Filter.Handle))
+	if req.Command == offload.Add && p.refuse[req.Filter.Handle] {
+		return syscall.EBUSY
+	}
+	return nil
+}
+
 // boundEBPF is an eBPF program loaded for one device.
 type boundEBPF struct {
 	fakeEBPF
@@ -236,6 +254,28 @@ func TestOffloadReoffload(t *testing.T) {
 		f, _ := b.Get(Where{Prio: 1}, 1)
 		assert.Equal(t, 1, f.InHWCount())
 		assert.Len(t, b.cfg.Offload.Devices(), 1)
+	})
+	t.Run("failed_bind_withdraws_exactly_what_it_installed", func(t *testing.T) {
+		b := NewBlock(BlockConfig{Config: Config{Offload: offload.NewBlock(nic("nic0", 10, accepting()))}})
+		for _, f := range []struct {
+			prio  uint16
+			h     uint32
+			flags uint32
+		}{{1, 1, 0}, {1, 2, 0}, {2, 3, SkipSW}} {
+			_, _, err := b.Change(Where{Prio: f.prio, Protocol: ProtocolAll}, FilterSpec{Handle: f.h, Program: retK(0), Flags: f.flags}, Create)
+			require.NoError(t, err)
+		}
+		p := &picky{refuse: map[uint32]bool{2: true, 3: true}}
+		requireErrno(t, b.Bind(nic("nic1", 11, p)), syscall.EBUSY)
+		assert.Equal(t, []string{"add 2", "add 1", "add 3", "destroy 1"}, p.log, "list order: newest first; only what was taken is withdrawn")
+		for _, w := range []struct {
+			prio uint16
+			h    uint32
+		}{{1, 1}, {1, 2}, {2, 3}} {
+			f, err := b.Get(Where{Prio: w.prio}, w.h)
+			require.NoError(t, err)
+			assert.Equal(t, 1, f.InHWCount(), "filter %d", w.h)
+		}
 	})
 	t.Run("device_without_hw_tc_cannot_join_an_offloaded_block", func(t *testing.T) {
 		b := NewBlock(BlockConfig{Config: Config{Offload: offload.NewBlock(nic("nic0", 10, accepting()))}})
