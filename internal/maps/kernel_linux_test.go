@@ -205,6 +205,12 @@ func TestKernelDifferential(t *testing.T) {
 	if n := diffOps(); n > 0 {
 		opsPerCase = n
 	}
+	var g *goldenWriter
+	if *updateGolden {
+		require.Zero(t, diffOps(), "record the default run only")
+		g = &goldenWriter{}
+		defer g.write(t)
+	}
 	total := 0
 	for ci, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -217,9 +223,10 @@ func TestKernelDifferential(t *testing.T) {
 			our, err := New(&tc.spec, Options{Slots: cpus})
 			require.NoError(t, err)
 			r := rand.New(rand.NewPCG(uint64(ci), diffSeed))
-			n := runOps(t, tc, km, our, r, opsPerCase)
+			g.newMap(tc.name, tc.spec, cpus)
+			n := runOps(t, tc, km, our, r, opsPerCase, g)
 			total += n
-			compareContents(t, tc, km, our)
+			compareContents(t, tc, km, our, g)
 		})
 	}
 	t.Logf("%d operations compared across %d map types", total, len(cases))
@@ -227,7 +234,7 @@ func TestKernelDifferential(t *testing.T) {
 }
 
 // runOps applies n generated operations to both maps.
-func runOps(t *testing.T, tc diffCase, km *ciliumebpf.Map, our Map, r *rand.Rand, n int) int {
+func runOps(t *testing.T, tc diffCase, km *ciliumebpf.Map, our Map, r *rand.Rand, n int, g *goldenWriter) int {
 	fd := km.FD()
 	ks := int(tc.spec.KeySize)
 	vsz := our.SysValueSize()
@@ -275,6 +282,7 @@ func runOps(t *testing.T, tc diffCase, km *ciliumebpf.Map, our Map, r *rand.Rand
 				ke = kernelOp(cmdMapUpdateElem, fd, k, v, f)
 			}
 			oe = our.SysUpdate(k, v, f)
+			g.op("update", k, v, f, ke, nil)
 		case op < 6: // lookup
 			f := []uint64{0, 0, 0, BPF_F_LOCK, 1}[r.IntN(5)]
 			desc = fmt.Sprintf("lookup %x flags %d", k, f)
@@ -285,10 +293,12 @@ func runOps(t *testing.T, tc diffCase, km *ciliumebpf.Map, our Map, r *rand.Rand
 				ke = kernelOp(cmdMapLookupElem, fd, k, kout, f)
 			}
 			oe = our.SysLookup(k, oout, f)
+			g.op("lookup", k, nil, f, ke, kout)
 		case op < 7: // delete
 			desc = fmt.Sprintf("delete %x", k)
 			ke = kernelOp(cmdMapDeleteElem, fd, k, nil, 0)
 			oe = our.SysDelete(k)
+			g.op("delete", k, nil, 0, ke, nil)
 		case op < 9: // next key
 			kout, oout = make([]byte, ks), make([]byte, ks)
 			if r.IntN(3) == 0 {
@@ -301,6 +311,7 @@ func runOps(t *testing.T, tc diffCase, km *ciliumebpf.Map, our Map, r *rand.Rand
 				ke = kernelOp(cmdMapGetNextKey, fd, k, kout, 0)
 			}
 			oe = our.SysNextKey(k, oout)
+			g.op("nextkey", k, nil, 0, ke, kout)
 		default: // lookup and delete
 			f := []uint64{0, 0, BPF_F_LOCK}[r.IntN(3)]
 			desc = fmt.Sprintf("lookup and delete %x flags %d", k, f)
@@ -311,6 +322,7 @@ func runOps(t *testing.T, tc diffCase, km *ciliumebpf.Map, our Map, r *rand.Rand
 				ke = kernelOp(cmdMapLookupAndDelete, fd, k, kout, f)
 			}
 			oe = our.SysLookupAndDelete(k, oout, f)
+			g.op("lookupdelete", k, nil, f, ke, kout)
 		}
 		require.Equal(t, ke, oe, "op %d: %s: errno (kernel %v, ours %v)", i, desc, ke, oe)
 		if ke == 0 && kout != nil {
@@ -322,7 +334,11 @@ func runOps(t *testing.T, tc diffCase, km *ciliumebpf.Map, our Map, r *rand.Rand
 
 // compareContents walks both maps with get_next_key from the start and
 // compares the keys in order and the value of each.
-func compareContents(t *testing.T, tc diffCase, km *ciliumebpf.Map, our Map) {
+func compareContents(t *testing.T, tc diffCase, km *ciliumebpf.Map, our Map, g ...*goldenWriter) {
+	var gw *goldenWriter
+	if len(g) > 0 {
+		gw = g[0]
+	}
 	if tc.spec.KeySize == 0 {
 		// Queues and stacks: drain both.
 		vsz := our.SysValueSize()
@@ -330,6 +346,7 @@ func compareContents(t *testing.T, tc diffCase, km *ciliumebpf.Map, our Map) {
 			kv, ov := make([]byte, vsz), make([]byte, vsz)
 			ke := errnoOf(km.LookupAndDelete(nil, kv))
 			oe := our.SysLookupAndDelete(nil, ov, 0)
+			gw.op("lookupdelete", nil, nil, 0, ke, kv)
 			require.Equal(t, ke, oe, "drain %d", i)
 			if ke != 0 {
 				return
@@ -344,6 +361,7 @@ func compareContents(t *testing.T, tc diffCase, km *ciliumebpf.Map, our Map) {
 		kn, on := make([]byte, ks), make([]byte, ks)
 		ke := kernelOp(cmdMapGetNextKey, fd, kkey, kn, 0)
 		oe := our.SysNextKey(okey, on)
+		gw.op("nextkey", kkey, nil, 0, ke, kn)
 		require.Equal(t, ke, oe, "walk step %d", i)
 		if ke != 0 {
 			return
@@ -352,6 +370,7 @@ func compareContents(t *testing.T, tc diffCase, km *ciliumebpf.Map, our Map) {
 		kv, ov := make([]byte, our.SysValueSize()), make([]byte, our.SysValueSize())
 		ke = kernelOp(cmdMapLookupElem, fd, kn, kv, 0)
 		oe = our.SysLookup(on, ov, 0)
+		gw.op("lookup", kn, nil, 0, ke, kv)
 		require.Equal(t, ke, oe, "walk step %d: lookup %x", i, kn)
 		if ke == 0 {
 			require.Equal(t, kv, ov, "walk step %d: value of %x", i, kn)
