@@ -147,7 +147,12 @@ func (t *Table) DumpKind(kind string) ([]byte, error) {
 // String prints the chain as `tc -s filter show` prints a filter's actions
 // (iproute2 tc_dump_action and each kind's print function), statistics
 // included.
-func (c *Chain) String() string {
+func (c *Chain) String() string { return c.Format(true) }
+
+// Format prints the chain as `tc filter show` prints a filter's actions:
+// with their statistics and times when stats is set, as `tc -s filter
+// show` does (String), without them otherwise.
+func (c *Chain) Format(stats bool) string {
 	if c == nil {
 		return ""
 	}
@@ -156,7 +161,7 @@ func (c *Chain) String() string {
 	var w strings.Builder
 	for i, a := range c.actions {
 		fmt.Fprintf(&w, "\n\taction order %d: ", i+1)
-		formatAction(&w, a, true, true)
+		formatAction(&w, a, true, stats)
 	}
 	return w.String()
 }
