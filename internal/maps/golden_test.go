@@ -23,7 +23,10 @@ import (
 //	go test ./internal/maps -run TestKernelDifferential -update-golden
 var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/kernel_sys_ops.txt from the running kernel's answers")
 
-const goldenFile = "testdata/kernel_sys_ops.txt"
+const (
+	goldenFile       = "testdata/kernel_sys_ops.txt"
+	goldenCreateFile = "testdata/kernel_create.txt"
+)
 
 // goldenWriter records maps and operations with the kernel's answers.
 type goldenWriter struct {
@@ -153,4 +156,71 @@ func TestGoldenKernelAnswers(t *testing.T) {
 	}
 	require.NoError(t, sc.Err())
 	require.Greater(t, ops, 2000, "recorded operations")
+}
+
+// createGolden records BPF_MAP_CREATE verdicts: one line per attribute
+// set with the kernel's errno. Inner map-in-map templates are the 4-byte
+// array of TestKernelCreateChecks.
+type createGolden struct{ lines []string }
+
+func (g *createGolden) add(s Spec, errno syscall.Errno) {
+	if g == nil {
+		return
+	}
+	name := s.Name
+	if name == "" {
+		name = "-"
+	}
+	inner := 0
+	if s.Inner != nil {
+		inner = 1
+	}
+	g.lines = append(g.lines, fmt.Sprintf("create %d %d %d %d %d %d %s %d", s.Type, s.KeySize, s.ValueSize, s.MaxEntries, s.Flags, inner, name, uint32(errno)))
+}
+
+func (g *createGolden) write(t *testing.T) {
+	if g == nil {
+		return
+	}
+	head := "# Verdicts of the running kernel's BPF_MAP_CREATE, written by\n" +
+		"# go test ./internal/maps -run TestKernelCreateChecks -update-golden\n" +
+		"# create TYPE KEY_SIZE VALUE_SIZE MAX_ENTRIES FLAGS INNER NAME ERRNO\n"
+	require.NoError(t, os.WriteFile(goldenCreateFile, []byte(head+strings.Join(g.lines, "\n")+"\n"), 0o644))
+}
+
+// TestGoldenCreateChecks replays the recorded creation verdicts.
+func TestGoldenCreateChecks(t *testing.T) {
+	data, err := os.ReadFile(goldenCreateFile)
+	require.NoError(t, err)
+	inner := &Spec{Type: BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 4, MaxEntries: 1}
+	n := 0
+	for i, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		require.Len(t, f, 9, "%s:%d", goldenCreateFile, i+1)
+		v := make([]uint64, 6)
+		for j := range v {
+			v[j], err = strconv.ParseUint(f[1+j], 10, 32)
+			require.NoError(t, err, "%s:%d", goldenCreateFile, i+1)
+		}
+		errno, err := strconv.ParseUint(f[8], 10, 32)
+		require.NoError(t, err)
+		s := Spec{Type: Type(v[0]), KeySize: uint32(v[1]), ValueSize: uint32(v[2]), MaxEntries: uint32(v[3]), Flags: uint32(v[4])}
+		if v[5] == 1 {
+			s.Inner = inner
+		}
+		if f[7] != "-" {
+			s.Name = f[7]
+		}
+		_, err = New(&s, Options{Slots: 2})
+		var got syscall.Errno
+		if err != nil {
+			require.ErrorAs(t, err, &got)
+		}
+		require.Equal(t, syscall.Errno(errno), got, "%s:%d: %+v: %v", goldenCreateFile, i+1, s, err)
+		n++
+	}
+	require.Greater(t, n, 1000)
 }

@@ -404,6 +404,12 @@ func TestKernelCreateChecks(t *testing.T) {
 	names := []string{"", "ok_name.1", "bad-name", "0123456789abcdef"}
 
 	r := rand.New(rand.NewPCG(7, 7))
+	var g *createGolden
+	if *updateGolden {
+		require.Equal(t, 2, cpus, "the golden file assumes 2 possible CPUs")
+		g = &createGolden{}
+		defer g.write(t)
+	}
 	verdicts := map[syscall.Errno]int{}
 	defer func() { t.Logf("kernel verdicts: %v", verdicts) }()
 	n := 1500
@@ -463,6 +469,7 @@ func TestKernelCreateChecks(t *testing.T) {
 		_, err := New(&s, Options{Slots: cpus})
 		oe := errnoOf(err)
 		verdicts[ke]++
+		g.add(s, ke)
 		require.Equal(t, ke, oe, "create %+v: kernel %v, ours %v (%v)", s, ke, oe, err)
 	}
 }
