@@ -3,9 +3,11 @@ package ebpfvm
 // The run loop: a dense switch on the internal opcode of the compiled
 // program (compile.go). Registers are a local array; the stack, call
 // frames and region table live in the Machine. Every memory access goes
-// through Machine.access (mem.go), every run ends: an instruction budget
-// is charged per instruction, calls are bounded by MAX_CALL_FRAMES and
-// may_goto by BPF_MAX_LOOPS.
+// through Machine.access (mem.go), every run ends: each jump back to an
+// earlier instruction (a loop iteration) is charged the instructions it
+// spans and each call one against the budget, calls are bounded by
+// MAX_CALL_FRAMES and may_goto by BPF_MAX_LOOPS. Code without loops runs
+// at most as many instructions as its call tree holds.
 
 import (
 	"encoding/binary"
@@ -32,17 +34,13 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 	}
 	m.loops = uapi.BPF_MAX_LOOPS
 	depth := 0
-	steps := p.budget
+	steps := int64(p.budget)
 	pc := 0
 	for {
 		if uint(pc) >= uint(len(insns)) {
 			return fault(pc, ErrBadCall)
 		}
 		in := &insns[pc]
-		steps--
-		if steps == 0 {
-			return fault(pc, ErrBudget)
-		}
 		switch in.op {
 		case opAdd64K:
 			r[in.dst&15] += in.k
@@ -214,223 +212,179 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 			r[in.dst&15] = uint64(uint32(r[in.src&15]))
 		case opJeqK:
 			if r[in.dst&15] == in.k {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJneK:
 			if r[in.dst&15] != in.k {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJgtK:
 			if r[in.dst&15] > in.k {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJgeK:
 			if r[in.dst&15] >= in.k {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJltK:
 			if r[in.dst&15] < in.k {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJleK:
 			if r[in.dst&15] <= in.k {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJsetK:
 			if r[in.dst&15]&in.k != 0 {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJsgtK:
 			if int64(r[in.dst&15]) > int64(in.k) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJsgeK:
 			if int64(r[in.dst&15]) >= int64(in.k) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJsltK:
 			if int64(r[in.dst&15]) < int64(in.k) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJsleK:
 			if int64(r[in.dst&15]) <= int64(in.k) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJeqX:
 			if r[in.dst&15] == r[in.src&15] {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJneX:
 			if r[in.dst&15] != r[in.src&15] {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJgtX:
 			if r[in.dst&15] > r[in.src&15] {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJgeX:
 			if r[in.dst&15] >= r[in.src&15] {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJltX:
 			if r[in.dst&15] < r[in.src&15] {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJleX:
 			if r[in.dst&15] <= r[in.src&15] {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJsetX:
 			if r[in.dst&15]&r[in.src&15] != 0 {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJsgtX:
 			if int64(r[in.dst&15]) > int64(r[in.src&15]) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJsgeX:
 			if int64(r[in.dst&15]) >= int64(r[in.src&15]) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJsltX:
 			if int64(r[in.dst&15]) < int64(r[in.src&15]) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJsleX:
 			if int64(r[in.dst&15]) <= int64(r[in.src&15]) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJeq32K:
 			if uint32(r[in.dst&15]) == uint32(in.k) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJne32K:
 			if uint32(r[in.dst&15]) != uint32(in.k) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJgt32K:
 			if uint32(r[in.dst&15]) > uint32(in.k) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJge32K:
 			if uint32(r[in.dst&15]) >= uint32(in.k) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJlt32K:
 			if uint32(r[in.dst&15]) < uint32(in.k) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJle32K:
 			if uint32(r[in.dst&15]) <= uint32(in.k) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJset32K:
 			if uint32(r[in.dst&15])&uint32(in.k) != 0 {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJsgt32K:
 			if int32(uint32(r[in.dst&15])) > int32(uint32(in.k)) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJsge32K:
 			if int32(uint32(r[in.dst&15])) >= int32(uint32(in.k)) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJslt32K:
 			if int32(uint32(r[in.dst&15])) < int32(uint32(in.k)) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJsle32K:
 			if int32(uint32(r[in.dst&15])) <= int32(uint32(in.k)) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJeq32X:
 			if uint32(r[in.dst&15]) == uint32(r[in.src&15]) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJne32X:
 			if uint32(r[in.dst&15]) != uint32(r[in.src&15]) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJgt32X:
 			if uint32(r[in.dst&15]) > uint32(r[in.src&15]) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJge32X:
 			if uint32(r[in.dst&15]) >= uint32(r[in.src&15]) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJlt32X:
 			if uint32(r[in.dst&15]) < uint32(r[in.src&15]) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJle32X:
 			if uint32(r[in.dst&15]) <= uint32(r[in.src&15]) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJset32X:
 			if uint32(r[in.dst&15])&uint32(r[in.src&15]) != 0 {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJsgt32X:
 			if int32(uint32(r[in.dst&15])) > int32(uint32(r[in.src&15])) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJsge32X:
 			if int32(uint32(r[in.dst&15])) >= int32(uint32(r[in.src&15])) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJslt32X:
 			if int32(uint32(r[in.dst&15])) < int32(uint32(r[in.src&15])) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opJsle32X:
 			if int32(uint32(r[in.dst&15])) <= int32(uint32(r[in.src&15])) {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 		case opMovsx64B:
 			r[in.dst&15] = uint64(int64(int8(r[in.src&15])))
@@ -458,12 +412,10 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 		case opBe64, opBswap64:
 			r[in.dst&15] = bits.ReverseBytes64(r[in.dst&15])
 		case opJa:
-			pc = int(in.jt)
-			continue
+			goto jump
 		case opMayGoto:
 			if m.loops == 0 {
-				pc = int(in.jt)
-				continue
+				goto jump
 			}
 			m.loops--
 		case opLdImm64:
@@ -616,6 +568,9 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 				m.RefreshPacket()
 			}
 		case opCallLocal:
+			if steps--; steps <= 0 {
+				return fault(pc, ErrBudget)
+			}
 			if depth+1 >= maxFrames {
 				return fault(pc, ErrCallDepth)
 			}
@@ -643,6 +598,16 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 			return fault(pc, ErrBadCall)
 		}
 		pc++
+		continue
+	jump:
+		// A jump back is a loop iteration: charge the instructions
+		// between target and jump against the budget.
+		if t := int(in.jt); t <= pc {
+			if steps -= int64(pc - t + 1); steps <= 0 {
+				return fault(pc, ErrBudget)
+			}
+		}
+		pc = int(in.jt)
 	}
 }
 

@@ -41,7 +41,7 @@ func (m *Machine) interpret(r1, r2 uint64) (uint64, error) {
 	}
 	m.loops = uapi.BPF_MAX_LOOPS
 	depth := 0
-	steps := p.budget
+	steps := int64(p.budget)
 	pc := 0
 	ret := func() bool { // returns from a bpf-to-bpf call; false at top level
 		if depth == 0 {
@@ -54,10 +54,6 @@ func (m *Machine) interpret(r1, r2 uint64) (uint64, error) {
 		return true
 	}
 	for {
-		steps--
-		if steps == 0 {
-			return fault(pc, ErrBudget)
-		}
 		if p.insns[pc].op == opDead {
 			return fault(pc, ErrBadCall) // unreachable: the verifier proved it
 		}
@@ -69,6 +65,7 @@ func (m *Machine) interpret(r1, r2 uint64) (uint64, error) {
 			pc++
 		case uapi.BPF_JMP, uapi.BPF_JMP32:
 			op := in.Op & 0xf0
+			from := pc
 			switch {
 			case op == uapi.BPF_JA && cls == uapi.BPF_JMP32:
 				pc += 1 + int(in.Imm)
@@ -131,6 +128,17 @@ func (m *Machine) interpret(r1, r2 uint64) (uint64, error) {
 				} else {
 					pc++
 				}
+			}
+			// The budget: a jump back costs the instructions it spans,
+			// a call one.
+			switch {
+			case op == uapi.BPF_CALL && in.Src == uapi.BPF_PSEUDO_CALL:
+				steps--
+			case op != uapi.BPF_CALL && op != uapi.BPF_EXIT && pc <= from:
+				steps -= int64(from - pc + 1)
+			}
+			if steps <= 0 {
+				return fault(from, ErrBudget)
 			}
 		case uapi.BPF_LD:
 			if in.Op&0xe0 == uapi.BPF_IMM {

@@ -60,7 +60,9 @@ type Options struct {
 	// BPF_COMPLEXITY_LIMIT_INSNS (1,000,000), the privileged limit. Set
 	// 4096 (BPF_MAXINSNS) to model an unprivileged loader.
 	MaxInsns int
-	// Budget is the per-run instruction budget; 0 means DefaultBudget.
+	// Budget is the per-run instruction budget, charged by loop
+	// iterations (the instructions a jump back spans) and calls; 0 means
+	// DefaultBudget.
 	Budget uint64
 	// Engine selects the compiled form (the default) or the reference
 	// interpreter, for tests and debugging.
