@@ -51,12 +51,15 @@
 // any number of goroutines calling Map methods, and stay clean under Go's
 // race detector: value memory is only accessed through atomic loads and
 // stores of the access width (package internal/atomicmem), so a value is
-// never torn at the width a program or the Go API uses. Lookups take no
-// lock; hash, LPM and queue updates serialise on a lock per map, as the
-// kernel's bucket and map locks do. Programs that read, modify and write a
-// value without atomic instructions may lose updates, as they do in the
-// kernel; memory is never corrupted. The Go API copies whole values word
-// by word: a copy is not a snapshot of a value being written concurrently.
+// never torn at the width a program or the Go API uses. Lookups in arrays,
+// hashes and LPM tries take no lock; updates of hashes and LPM tries, and
+// every queue, stack and ring buffer producer operation, hold a lock per
+// map, as the kernel's bucket and map locks do. Programs that read, modify
+// and write a value without atomic instructions may lose updates, as they
+// do in the kernel; memory is never corrupted. The Go API copies whole
+// values word by word: a copy is not a snapshot of a value being written
+// concurrently. A MapIterator, a MapBatchCursor and a reader's Read belong
+// to one goroutine at a time.
 //
 // # Errors
 //
