@@ -59,7 +59,11 @@ func CompileClosures(p *Prog, random func() uint32) *Closures {
 	if !closable(p.ops) {
 		return nil
 	}
+	// plain[i] runs instruction i's operation alone; nodes[i], what jumps
+	// land on, is a chain when one starts at i.
+	plain := make([]node, len(p.ops))
 	nodes := make([]node, len(p.ops))
+	live := liveA(p.ops)
 	at := func(t uint16) next {
 		if o := &p.ops[t]; o.kind == kRetK {
 			return next{ret: true, val: o.k}
@@ -67,9 +71,115 @@ func CompileClosures(p *Prog, random func() uint32) *Closures {
 		return next{n: nodes[t]}
 	}
 	for i := len(p.ops) - 1; i >= 0; i-- {
-		nodes[i] = p.closure(i, at, random)
+		plain[i] = p.closure(i, at, random)
+		nodes[i] = plain[i]
+		if c := p.window(i, at, plain, live); c != nil {
+			nodes[i] = c
+		} else if c := p.mshGuard(i, at, plain); c != nil {
+			nodes[i] = c
+		} else if c := p.chain(i, at, plain); c != nil {
+			nodes[i] = c
+		}
 	}
 	return &Closures{entry: nodes[0]}
+}
+
+// maxChain bounds the steps of one chain.
+const maxChain = 16
+
+// A chain runs, in one closure, a path of guards (Eq form) and LDX MSH
+// loads in which each step goes on into the next: the run of checks at the
+// top of nearly every tcpdump filter ("ldh [12]; jeq #0x800", "ldb [23];
+// jeq #6", "ldh [20]; jset #0x1fff", "ldxb 4*([14]&0xf)", "ldh [x + 16];
+// jeq #80"). Each step reads a big-endian word at its offset and shifts
+// it down to its size, so a step is a handful of instructions with no
+// dispatch. A step whose word is not wholly inside the frame (a load near
+// the end, a header-relative or failing offset) is not decided by the
+// chain: the run goes on in that step's own closure, with A and X as
+// they are, which gives it the exact semantics of its instructions.
+
+// chainStep is one step of a chain.
+type chainStep struct {
+	k        uint32 // offset; plus X when xmask is all ones
+	xmask    uint32
+	shift    uint32 // 32 - 8*size
+	msh      bool   // X = 4*(byte & 0xf), no test
+	mask     uint32 // A = value & mask
+	test     uint32
+	cmp      uint32
+	exitWhen bool // leave for exit when (A & test == cmp) == exitWhen
+	exit     next
+	slow     node // the step's own closure
+}
+
+// isChainStep reports whether operation o can be a chain step.
+func isChainStep(o *op) bool {
+	switch o.kind {
+	case kLdxMsh, kGuardAbsWEq, kGuardAbsHEq, kGuardAbsBEq, kGuardIndWEq, kGuardIndHEq, kGuardIndBEq:
+		return true
+	}
+	return false
+}
+
+// chain returns the chain closure starting at instruction i, or nil when
+// fewer than two steps start there.
+func (p *Prog) chain(i int, at func(uint16) next, plain []node) node {
+	var steps []chainStep
+	pc := i
+	for len(steps) < maxChain && isChainStep(&p.ops[pc]) {
+		o := &p.ops[pc]
+		s := chainStep{k: o.k, slow: plain[pc]}
+		if o.kind == kLdxMsh {
+			s.shift, s.msh = 24, true
+			steps = append(steps, s)
+			pc++
+			continue
+		}
+		switch o.kind {
+		case kGuardAbsWEq, kGuardIndWEq:
+			s.shift = 0
+		case kGuardAbsHEq, kGuardIndHEq:
+			s.shift = 16
+		default:
+			s.shift = 24
+		}
+		if o.kind >= kGuardIndWEq {
+			s.xmask = ^uint32(0)
+		}
+		s.mask, s.test, s.cmp = o.mask, o.test, o.cmp
+		// Go on along the branch that leads to another step (the false
+		// one if both or neither do); leave along the other.
+		on, off, when := o.jf, o.jt, true
+		if !isChainStep(&p.ops[on]) && isChainStep(&p.ops[o.jt]) {
+			on, off, when = o.jt, o.jf, false
+		}
+		s.exit, s.exitWhen = at(off), when
+		steps = append(steps, s)
+		pc = int(on)
+	}
+	if len(steps) < 2 {
+		return nil
+	}
+	after := at(uint16(pc))
+	return func(d []byte, pkt *packet.Packet, a, x uint32) uint32 {
+		for j := range steps {
+			s := &steps[j]
+			off := uint(s.k + x&s.xmask)
+			if off+4 > uint(len(d)) {
+				return s.slow(d, pkt, a, x)
+			}
+			v := binary.BigEndian.Uint32(d[off:]) >> (s.shift & 31)
+			if s.msh {
+				x = (v & 0xf) << 2
+				continue
+			}
+			a = v & s.mask
+			if (a&s.test == s.cmp) == s.exitWhen {
+				return s.exit.to(d, pkt, a, x)
+			}
+		}
+		return after.to(d, pkt, a, x)
+	}
 }
 
 // Run runs the program on pkt and returns the filter's result.
@@ -499,4 +609,190 @@ func step(o *op, d []byte, pkt *packet.Packet, a, x uint32, random func() uint32
 		return 0, 0, false // unreachable: closable and closure cover the rest
 	}
 	return a, x, true
+}
+
+// A window checks, with two 64-bit compares, a run of guards at constant
+// offsets ("ldh [12]; jeq #0x800", "ldb [23]; jeq #6", "ldh [20]; jset
+// #0x1fff") that all go on when their test holds and all leave for the
+// same RET #k when it does not, and whose bytes lie within 16 bytes of
+// each other. Which guard failed does not matter then: each would return
+// the same constant. When the whole 16-byte window is not inside the
+// frame the run goes on in the first guard's own closure instead, which
+// decides each load exactly. Otherwise A ends as the last guard leaves it.
+
+// windowGuard returns the parts of a guard a window can take: its offset,
+// size, the bits it tests and the value they must have, and where it goes
+// on and leaves; ok is false for anything else.
+func windowGuard(o *op) (k, size, bits, want uint32, on, exit uint16, ok bool) {
+	switch o.kind {
+	case kGuardAbsWEq:
+		size = 4
+	case kGuardAbsHEq:
+		size = 2
+	case kGuardAbsBEq:
+		size = 1
+	default:
+		return 0, 0, 0, 0, 0, 0, false
+	}
+	bits = o.mask & o.test
+	if size < 4 {
+		bits &= 1<<(8*size) - 1
+	}
+	if o.cmp&^bits != 0 {
+		return 0, 0, 0, 0, 0, 0, false // never equal: leave it to the guard
+	}
+	return o.k, size, bits, o.cmp, o.jt, o.jf, true
+}
+
+// window returns the window closure starting at instruction i, or nil
+// when fewer than two guards qualify.
+func (p *Prog) window(i int, at func(uint16) next, plain []node, live []bool) node {
+	type member struct{ k, size, bits, want uint32 }
+	var members []member
+	var exit uint16
+	lo, hi := uint32(0), uint32(0)
+	pc := i
+	for {
+		o := &p.ops[pc]
+		k, size, bits, want, on, off, ok := windowGuard(o)
+		if !ok || p.ops[off].kind != kRetK || len(members) > 0 && p.ops[off].k != p.ops[exit].k {
+			break
+		}
+		nlo, nhi := k, k+size
+		if len(members) > 0 {
+			nlo, nhi = min(lo, k), max(hi, k+size)
+		}
+		if nhi-nlo > 16 {
+			break
+		}
+		members = append(members, member{k, size, bits, want})
+		lo, hi, exit = nlo, nhi, off
+		pc = int(on)
+	}
+	if len(members) < 2 {
+		return nil
+	}
+	// The masks and wanted values of the window, byte by byte, as two
+	// little-endian words.
+	var m, c [2]uint64
+	for _, g := range members {
+		for j := range g.size {
+			shift := 8 * (g.size - 1 - j) // big-endian: the first byte is the top
+			mb, cb := uint64(g.bits>>shift&0xff), uint64(g.want>>shift&0xff)
+			pos := g.k + j - lo
+			w, bit := pos/8, 8*(pos%8)
+			if old := m[w] >> bit & 0xff; c[w]>>bit&mb != cb&old {
+				return nil // two guards want different values of one bit
+			}
+			m[w] |= mb << bit
+			c[w] |= cb << bit
+		}
+	}
+	last := members[len(members)-1]
+	lk, lshift, lmask := uint(last.k), 32-8*last.size, p.lastMask(i, len(members))
+	first, out, after := plain[i], p.ops[exit].k, at(uint16(pc))
+	base := uint(lo)
+	if !live[pc] {
+		// What follows writes A before it reads it: the window need not
+		// set it.
+		return func(d []byte, pkt *packet.Packet, a, x uint32) uint32 {
+			if base+16 > uint(len(d)) {
+				return first(d, pkt, a, x)
+			}
+			if binary.LittleEndian.Uint64(d[base:])&m[0] != c[0] || binary.LittleEndian.Uint64(d[base+8:])&m[1] != c[1] {
+				return out
+			}
+			return after.to(d, pkt, a, x)
+		}
+	}
+	return func(d []byte, pkt *packet.Packet, a, x uint32) uint32 {
+		if base+16 > uint(len(d)) {
+			return first(d, pkt, a, x)
+		}
+		if binary.LittleEndian.Uint64(d[base:])&m[0] != c[0] || binary.LittleEndian.Uint64(d[base+8:])&m[1] != c[1] {
+			return out
+		}
+		a = binary.BigEndian.Uint32(d[lk:]) >> (lshift & 31) & lmask
+		return after.to(d, pkt, a, x)
+	}
+}
+
+// liveA returns, for every instruction, whether the value A has when the
+// instruction starts may still be read: by the instruction itself, or, if
+// it does not overwrite A, by one that can run after it.
+func liveA(ops []op) []bool {
+	live := make([]bool, len(ops))
+	for i := len(ops) - 1; i >= 0; i-- {
+		o := &ops[i]
+		switch o.kind {
+		case kRetK:
+		case kRetA, kTax, kSt, kJeqK, kJgtK, kJgeK, kJsetK, kJeqX, kJgtX, kJgeX, kJsetX, kJeqTable,
+			kAddK, kSubK, kMulK, kDivK, kModK, kAndK, kOrK, kXorK, kLshK, kRshK,
+			kAddX, kSubX, kMulX, kDivX, kModX, kAndX, kOrX, kXorX, kLshX, kRshX, kNeg,
+			kAncNlattr, kAncNlattrNest, kAncXorX:
+			live[i] = true
+		case kLdImm, kLdLen, kLdMem, kTxa, kLdAbsW, kLdAbsH, kLdAbsB, kLdNegW, kLdNegH, kLdNegB,
+			kLdIndW, kLdIndH, kLdIndB, kAncProtocol, kAncPktType, kAncIfindex, kAncMark, kAncQueue,
+			kAncHatype, kAncRxhash, kAncCPU, kAncVlanTag, kAncVlanPresent, kAncPayOffset, kAncRandom, kAncVlanTPID,
+			kGuardAbsWEq, kGuardAbsHEq, kGuardAbsBEq, kGuardAbsWGt, kGuardAbsHGt, kGuardAbsBGt,
+			kGuardIndWEq, kGuardIndHEq, kGuardIndBEq, kGuardIndWGt, kGuardIndHGt, kGuardIndBGt:
+			// A is written before anything reads it.
+		case kJA:
+			live[i] = live[o.jt]
+		default:
+			// kLdxImm, kLdxLen, kLdxMem, kStx, kLdxMsh: A passes through.
+			live[i] = live[i+1]
+		}
+	}
+	return live
+}
+
+// lastMask returns the AND mask of the n-th guard of the window starting
+// at i, following the branches the window goes on along.
+func (p *Prog) lastMask(i, n int) uint32 {
+	pc := i
+	for range n - 1 {
+		pc = int(p.ops[pc].jt)
+	}
+	return p.ops[pc].mask
+}
+
+// A msh guard is "ldxb 4*([k]&0xf)" followed by a guard on a load at X
+// plus a constant, the way to the transport header in tcpdump's programs:
+// both in one closure. A load not wholly inside the frame goes on in the
+// two instructions' own closures, which decide it exactly.
+func (p *Prog) mshGuard(i int, at func(uint16) next, plain []node) node {
+	if p.ops[i].kind != kLdxMsh || i+1 >= len(p.ops) {
+		return nil
+	}
+	g := &p.ops[i+1]
+	var shift uint32
+	switch g.kind {
+	case kGuardIndWEq:
+		shift = 0
+	case kGuardIndHEq:
+		shift = 16
+	case kGuardIndBEq:
+		shift = 24
+	default:
+		return nil
+	}
+	k, gk, mask, test, cmp := uint(p.ops[i].k), g.k, g.mask, g.test, g.cmp
+	t, f := at(g.jt), at(g.jf)
+	first, second := plain[i], plain[i+1]
+	return func(d []byte, pkt *packet.Packet, a, x uint32) uint32 {
+		if k >= uint(len(d)) {
+			return first(d, pkt, a, x)
+		}
+		x = uint32(d[k]&0xf) << 2
+		off := uint(gk + x)
+		if off+4 > uint(len(d)) {
+			return second(d, pkt, a, x)
+		}
+		a = binary.BigEndian.Uint32(d[off:]) >> (shift & 31) & mask
+		if a&test == cmp {
+			return t.to(d, pkt, a, x)
+		}
+		return f.to(d, pkt, a, x)
+	}
 }

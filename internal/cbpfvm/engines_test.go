@@ -270,3 +270,158 @@ func TestClosable(t *testing.T) {
 		})
 	}
 }
+
+// genFilter builds a program shaped like tcpdump's output, whose guards
+// compare against the bytes of ref so that they pass as often as they
+// fail: guards on constant offsets, "ldxb 4*([k]&0xf)" and guards on X
+// plus a constant, JEQ runs, each guard going on to the next step or
+// leaving for one of three returns (mostly the same RET #0, which makes
+// windows).
+func genFilter(r *rand.Rand, ref []byte) []Insn {
+	type stepFn func(next, fail int) []Insn
+	be := func(off uint32, size int) uint32 {
+		var v uint32
+		for i := range size {
+			v <<= 8
+			if int(off)+i < len(ref) {
+				v |= uint32(ref[int(off)+i])
+			}
+		}
+		return v
+	}
+	sizes := []struct {
+		code uint16
+		n    int
+	}{{uapi.BPF_B, 1}, {uapi.BPF_H, 2}, {uapi.BPF_W, 4}}
+	var body [][]Insn
+	x := uint32(0)
+	for range 2 + r.IntN(7) {
+		switch r.IntN(6) {
+		case 0:
+			k := uint32(r.IntN(40))
+			x = uint32(ref[k]&0xf) << 2
+			body = append(body, []Insn{{Code: ldx | uapi.BPF_B | uapi.BPF_MSH, K: k}})
+			continue
+		case 1:
+			n := 3 + r.IntN(4)
+			var run []Insn
+			for j := range n {
+				run = append(run, Insn{Code: jmp | uapi.BPF_JEQ | uapi.BPF_K, K: uint32(r.IntN(4)), Jt: uint8(n - 1 - j)})
+			}
+			body = append(body, run)
+			continue
+		}
+		sz := sizes[r.IntN(3)]
+		mode, k := uint16(uapi.BPF_ABS), uint32(r.IntN(60))
+		if r.IntN(3) == 0 {
+			mode, k = uapi.BPF_IND, uint32(r.IntN(30))
+		}
+		off := k
+		if mode == uapi.BPF_IND {
+			off += x
+		}
+		v := be(off, sz.n)
+		g := []Insn{{Code: ld | sz.code | mode, K: k}}
+		if r.IntN(3) == 0 {
+			m := r.Uint32()
+			g = append(g, Insn{Code: alu | uapi.BPF_AND | uapi.BPF_K, K: m})
+			v &= m
+		}
+		if r.IntN(4) == 0 {
+			v ^= 1 << r.IntN(8)
+		}
+		jcodes := []uint16{uapi.BPF_JEQ, uapi.BPF_JEQ, uapi.BPF_JSET, uapi.BPF_JGT, uapi.BPF_JGE}
+		j := Insn{Code: jmp | jcodes[r.IntN(len(jcodes))] | uapi.BPF_K, K: v}
+		if j.Code&0xf0 == uapi.BPF_JSET {
+			j.K = 1 << r.IntN(8*sz.n)
+		}
+		g = append(g, j)
+		body = append(body, g)
+	}
+	// Lay out the body, then ret #0x40000, ret #0, ret a; fix the jumps.
+	var prog []Insn
+	var fixes []int
+	for _, s := range body {
+		for _, in := range s {
+			if in.Code&0x07 == jmp && in.Code != jmp|uapi.BPF_JEQ|uapi.BPF_K || (in.Code == jmp|uapi.BPF_JEQ|uapi.BPF_K && in.Jt == 0 && len(s) > 1) {
+				fixes = append(fixes, len(prog))
+			}
+			prog = append(prog, in)
+		}
+	}
+	end := len(prog)
+	prog = append(prog, Insn{Code: ret | uapi.BPF_K, K: 0x40000}, Insn{Code: ret | uapi.BPF_K}, Insn{Code: ret | uapi.BPF_A})
+	for _, pc := range fixes {
+		fail := end + 1
+		if r.IntN(5) == 0 {
+			fail = end + r.IntN(3)
+		}
+		skip := uint8(fail - pc - 1)
+		if r.IntN(2) == 0 {
+			prog[pc].Jt, prog[pc].Jf = 0, skip
+		} else {
+			prog[pc].Jt, prog[pc].Jf = skip, 0
+		}
+	}
+	// JEQ runs: the last one of each run leaves when false.
+	for pc := range end {
+		in := &prog[pc]
+		if in.Code == jmp|uapi.BPF_JEQ|uapi.BPF_K && in.Jf == 0 && (pc+1 == end || prog[pc+1].Code != jmp|uapi.BPF_JEQ|uapi.BPF_K) {
+			in.Jf = uint8(end + 1 - pc - 1)
+		}
+		if in.Code == jmp|uapi.BPF_JEQ|uapi.BPF_K && int(in.Jt)+pc+1 > end+2 {
+			in.Jt = uint8(end - pc - 1)
+		}
+	}
+	return prog
+}
+
+// TestFilterShapes compares the engines on 2000 generated tcpdump-shaped
+// programs (200 under -short), each on the reference frame, its
+// truncations (loads near and past the end) and mutated copies.
+func TestFilterShapes(t *testing.T) {
+	count := 2000
+	if testing.Short() {
+		count = 200
+	}
+	r := rand.New(rand.NewPCG(2, 10))
+	ref := genFrames()[5] // 1500 bytes, the SYN at the front
+	windows, matched := 0, 0
+	for range count {
+		prog := genFilter(r, ref)
+		require.Nil(t, Check(prog), "%v", prog)
+		if CompileClosures(CompileFused(prog), nil) == nil {
+			t.Fatalf("not closable: %v", prog)
+		}
+		frames := [][]byte{ref, ref[:64], ref[:20], ref[:30], ref[:40], ref[:50]}
+		for range 3 {
+			m := append([]byte(nil), ref[:64]...)
+			m[r.IntN(64)] ^= byte(1 << r.IntN(8))
+			frames = append(frames, m)
+		}
+		for _, f := range frames {
+			if runAllEngines(t, prog, fuzzPacket(f, 0)) == 0x40000 {
+				matched++
+			}
+		}
+		if hasWindow(prog) {
+			windows++
+		}
+	}
+	assert.Greater(t, matched, count/10, "programs that reach their success return")
+	assert.Greater(t, windows, count/20, "programs with a window")
+}
+
+// hasWindow reports whether two guards at constant offsets in a row
+// leave for the same RET #0, the shape a window takes.
+func hasWindow(prog []Insn) bool {
+	p := CompileFused(prog)
+	for i := range p.ops {
+		if _, _, _, _, on, exit, ok := windowGuard(&p.ops[i]); ok && p.ops[exit].kind == kRetK {
+			if _, _, _, _, _, exit2, ok := windowGuard(&p.ops[on]); ok && p.ops[exit2].kind == kRetK && p.ops[exit2].k == p.ops[exit].k {
+				return true
+			}
+		}
+	}
+	return false
+}
