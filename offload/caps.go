@@ -133,9 +133,9 @@ func (c Capabilities) Check(p *Program) error {
 			return fail("helper %d not supported", h)
 		}
 	}
-	for _, t := range p.MapTypes {
-		if !slices.Contains(c.MapTypes, t) {
-			return fail("map type %d not supported", t)
+	for _, m := range p.Maps {
+		if !slices.Contains(c.MapTypes, m.Type) {
+			return fail("map %d: type %d not supported", m.ID, m.Type)
 		}
 	}
 	return nil

@@ -30,7 +30,7 @@
 //
 // Faulty wraps a driver and fails chosen commands or the Nth call, for
 // tests of drivers and of code that uses them. Package soft is a reference
-// driver that runs the programs it holds in software.
+// driver that runs the programs it holds in software and hosts their maps.
 //
 // # Concurrency
 //
@@ -49,8 +49,10 @@
 //
 // # Limits
 //
-// Maps of offloaded programs belong to the driver; this package only
-// passes their types for the capability check. The kernel's bpf offload
+// Maps of offloaded programs belong to the driver: a Program lists them
+// (Map), the capability check refuses types the device does not host, and
+// a driver that hosts them implements MapOffloader, through which the
+// embedding program reads and writes them. The kernel's bpf offload
 // verifier, which checks a device-bound program against the device when
 // it is loaded, is modelled by Capabilities.Check at attach time.
 //

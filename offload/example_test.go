@@ -13,7 +13,7 @@ import (
 func ExampleCapabilities_Check() {
 	// A device that runs eBPF only, with helper 1 (bpf_map_lookup_elem)
 	// and hash maps.
-	caps := offload.Capabilities{Extended: true, Classes: offload.AllClasses, Helpers: []int32{1}, MapTypes: []uint32{1}}
+	caps := offload.Capabilities{Extended: true, Classes: offload.AllClasses, Helpers: []int32{1}, MapTypes: []uint32{offload.MapHash}}
 
 	classic := &offload.Program{Kind: offload.Classic, Classic: []bpf.RawInstruction{{Op: 0x06}}} // ret #0
 	fmt.Println(errors.Is(caps.Check(classic), syscall.EOPNOTSUPP))
@@ -21,7 +21,7 @@ func ExampleCapabilities_Check() {
 	ebpf := &offload.Program{Kind: offload.Extended, Insns: []byte{
 		0x85, 0, 0, 0, 1, 0, 0, 0, // call 1
 		0x95, 0, 0, 0, 0, 0, 0, 0, // exit
-	}, MapTypes: []uint32{1}}
+	}, Maps: []offload.Map{{ID: 1, Type: offload.MapHash, KeySize: 4, ValueSize: 8, MaxEntries: 16}}}
 	fmt.Println(caps.Check(ebpf))
 
 	ebpf.Insns[4] = 12 // call 12 (bpf_tail_call)

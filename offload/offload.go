@@ -72,10 +72,10 @@ type Program struct {
 	// Helpers lists the helper function ids the eBPF program calls; when
 	// nil they are read from the BPF_CALL instructions of Insns.
 	Helpers []int32
-	// MapTypes lists the types (BPF_MAP_TYPE_*) of the maps the program
-	// uses. An offloaded program's maps belong to the driver, which reads
-	// and writes them on the device.
-	MapTypes []uint32
+	// Maps are the maps the program uses. An offloaded program's maps
+	// belong to the driver, which hosts them on the device; the embedding
+	// program reads and writes them through the driver (MapOffloader).
+	Maps []Map
 	// Name is the filter's TCA_BPF_NAME (eBPF only), "" for none.
 	Name string
 	// ID and Tag are the eBPF program's id and tag.

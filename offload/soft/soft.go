@@ -12,6 +12,12 @@
 // device ran the filter on since the last Stats request, as drivers report
 // differences; a Replace keeps the counts not yet reported.
 //
+// The maps of the programs it holds (Program.Maps, hash and array) live
+// on the device while a program uses them, and are read and written with
+// MapLookup, MapUpdate, MapDelete and MapNextKey (offload.MapOffloader),
+// with the kernel's map errors. They are the device's storage: the
+// software form an eBPF program runs with keeps its own maps.
+//
 // A classifier whose block is bound to a Device runs the SKIP_SW filters
 // the device holds on packets that arrived on the device (packet.Ifindex
 // equal to the Device's ifindex), at the filter's own place in the walk,
@@ -64,19 +70,27 @@ func Capabilities(helpers []int32, mapTypes []uint32) offload.Capabilities {
 type Device struct {
 	caps offload.Capabilities
 
-	mu      sync.Mutex // serializes Setup
+	mu      sync.Mutex // serializes Setup and guards maps
 	filters atomic.Pointer[map[offload.FilterID]*entry]
+	maps    map[uint32]*deviceMap
 }
+
+var (
+	_ offload.Offloader      = (*Device)(nil)
+	_ offload.HardwareRunner = (*Device)(nil)
+	_ offload.MapOffloader   = (*Device)(nil)
+)
 
 type entry struct {
 	run     offload.Runner
+	maps    []uint32 // ids of the device maps the program uses
 	packets atomic.Uint64
 	bytes   atomic.Uint64
 }
 
 // New returns a device declaring caps.
 func New(caps offload.Capabilities) *Device {
-	d := &Device{caps: caps}
+	d := &Device{caps: caps, maps: map[uint32]*deviceMap{}}
 	m := map[offload.FilterID]*entry{}
 	d.filters.Store(&m)
 	return d
@@ -106,6 +120,10 @@ func (d *Device) Setup(req *offload.Request) error {
 		if err != nil {
 			return err
 		}
+		if e.maps, err = d.attachMaps(req.Prog); err != nil {
+			d.dropUnusedMaps(cur)
+			return err
+		}
 		if old, ok := cur[id]; ok {
 			// The filter's counters survive a new program: what ran
 			// before is still to be reported.
@@ -115,6 +133,7 @@ func (d *Device) Setup(req *offload.Request) error {
 		next := maps.Clone(cur)
 		next[id] = e
 		d.filters.Store(&next)
+		d.dropUnusedMaps(next)
 		return nil
 	case offload.Destroy:
 		if _, ok := cur[id]; !ok {
@@ -123,6 +142,7 @@ func (d *Device) Setup(req *offload.Request) error {
 		next := maps.Clone(cur)
 		delete(next, id)
 		d.filters.Store(&next)
+		d.dropUnusedMaps(next)
 		return nil
 	case offload.Stats:
 		e, ok := cur[id]
