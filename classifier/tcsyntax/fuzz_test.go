@@ -1,0 +1,71 @@
+package tcsyntax_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/clsbpf/clsbpf/classifier/tcsyntax"
+)
+
+// FuzzParseFilter: the parser never panics, returns a Filter exactly when
+// it returns no error, and every accepted line prints (String) to a line
+// that parses to the same printed form: parse, print, parse is a fixed
+// point.
+func FuzzParseFilter(f *testing.F) {
+	for _, s := range []string{
+		`tc filter add dev eth0 ingress protocol ip pref 10 bpf bytecode '1,6 0 0 4294967295' classid 1:10`,
+		`egress handle 0x10 chain 3 bpf da bc '1,6 0 0 2' skip_hw`,
+		`bpf bc '1,6 0 0 0' action mirred egress redirect dev eth1 index 3 cookie 12ab`,
+		`bpf bc '1,6 0 0 0' action mirred egress mirror dev eth1 drop action gact goto chain 4`,
+		`bpf bc '1,6 0 0 0' police rate 1mbit burst 10k/8 mtu 2k peakrate 2mbit conform-exceed drop/pass index 4`,
+		`bpf bc '1,6 0 0 0' action police pkts_rate 1000 pkts_burst 10 drop`,
+		`bpf bc '1,6 0 0 0' action skbedit queue_mapping 1 skbhash 4 priority 1:2 mark 0x5/0xff ptype host inheritdsfield`,
+		`bpf bc '1,6 0 0 0' action vlan push_eth dst_mac 02:00:00:00:00:01 src_mac 02:00:00:00:00:02`,
+		`bpf bc '1,6 0 0 0' action vlan modify id 7 priority 2 pass index 9`,
+		`bpf bc '1,6 0 0 0' action csum iph or udp | sctp continue index 2 no_percpu skip_sw`,
+		`bpf bc '1,6 0 0 0' action bpf bytecode '1,6 0 0 0' jump 1 action gact random netrand drop 5`,
+		`tc filter replace dev eth0 parent 1: protocol 0x1234 prio 3 bpf obj p.o sec s export /tmp/u verbose da`,
+		`bpf pinned /sys/fs/bpf/p classid ffff:ffff`,
+		`bpf bc "2,6 0 0 1,6 0 0 2" flowid :a`,
+	} {
+		f.Add(s)
+	}
+	cfg := tcsyntax.Config{Devices: testDevs, ReadFile: func(string) ([]byte, error) { return []byte("1,6 0 0 0"), nil }}
+	f.Fuzz(func(t *testing.T, line string) {
+		fl, err := tcsyntax.ParseFilter(line, cfg)
+		if err != nil {
+			require.Nil(t, fl)
+			return
+		}
+		require.NotNil(t, fl)
+		printed := fl.String()
+		again, err := tcsyntax.ParseFilter(printed, cfg)
+		require.NoError(t, err, "printed %q from %q", printed, line)
+		require.Equal(t, printed, again.String(), "from %q", line)
+		_, _ = fl.Message()
+	})
+}
+
+// FuzzParseActions: action lists alone, same properties.
+func FuzzParseActions(f *testing.F) {
+	f.Add("action drop action mirred ingress redirect dev eth0")
+	f.Add("action police rate 1gbit burst 1m mtu 9000 overhead 4 linklayer atm")
+	f.Add("action gact index 5")
+	f.Fuzz(func(t *testing.T, line string) {
+		words, err := tcsyntax.Split(line)
+		if err != nil {
+			return
+		}
+		specs, n, err := tcsyntax.ParseActions(words, testDevs)
+		if err != nil {
+			require.Nil(t, specs)
+			return
+		}
+		require.LessOrEqual(t, n, len(words))
+		printed := tcsyntax.FormatActions(specs, testDevs)
+		again, _, err := tcsyntax.ParseActions(printed, testDevs)
+		require.NoError(t, err, "printed %q from %q", printed, line)
+		require.Equal(t, printed, tcsyntax.FormatActions(again, testDevs))
+	})
+}
