@@ -7,11 +7,6 @@ import (
 	"unsafe"
 )
 
-// bigEndian reports whether the host stores words most significant byte
-// first. Memory holds eBPF data, which is little-endian: on a big-endian
-// host every word is byte-swapped between the memory and the value.
-var bigEndian = binary.NativeEndian.Uint16([]byte{1, 0}) != 1
-
 // Alloc returns n bytes of zeroed memory this package may operate on: the
 // first byte is 8-byte aligned and the capacity is n rounded up to a
 // multiple of 8, so that every aligned word an access touches lies inside

@@ -273,3 +273,7 @@ func BenchmarkCopyOut64(b *testing.B) {
 		CopyOut(out, mem, 0)
 	}
 }
+
+func TestEndianConstant(t *testing.T) {
+	assert.Equal(t, binary.NativeEndian.Uint16([]byte{1, 0}) != 1, bigEndian)
+}
