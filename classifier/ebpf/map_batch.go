@@ -166,20 +166,32 @@ func elems(s any, size int) (int, error) {
 	return rv.Len(), nil
 }
 
-// checkValues checks that values holds n values in the syscall layout.
+// checkValues checks that values holds n values: in the syscall layout,
+// or for per-CPU maps one value per slot per key, each of value_size bytes
+// (as cilium/ebpf takes them) or of round_up(value_size, 8) bytes.
 func (m *Map) checkValues(values any, n int) error {
-	size, per := m.m.SysValueSize(), 1
 	if m.spec.Type.HasPerCPUValue() {
 		if _, ok := values.([]byte); !ok {
-			size, per = int(roundUp8(m.spec.ValueSize)), m.Slots()
+			want := n * m.Slots()
+			got, err := elems(values, int(m.spec.ValueSize))
+			if err != nil {
+				got, err = elems(values, int(roundUp8(m.spec.ValueSize)))
+			}
+			if err != nil {
+				return err
+			}
+			if got != want {
+				return fmt.Errorf("%d values for %d keys (%d per key)", got, n, m.Slots())
+			}
+			return nil
 		}
 	}
-	got, err := elems(values, size)
+	got, err := elems(values, m.m.SysValueSize())
 	if err != nil {
 		return err
 	}
-	if got != n*per {
-		return fmt.Errorf("%d values for %d keys (%d per key)", got, n, per)
+	if got != n {
+		return fmt.Errorf("%d values for %d keys", got, n)
 	}
 	return nil
 }
@@ -191,6 +203,17 @@ func (m *Map) valuesPer() int {
 	return 1
 }
 
+// unpadded reports whether s is a slice of per-CPU values of exactly
+// value_size bytes that the syscall layout pads to a multiple of 8.
+func (m *Map) unpadded(s any) bool {
+	if _, ok := s.([]byte); ok || !m.spec.Type.HasPerCPUValue() || m.spec.ValueSize%8 == 0 {
+		return false
+	}
+	rv := reflect.ValueOf(s)
+	return rv.Kind() == reflect.Slice &&
+		binary.Size(reflect.Zero(rv.Type().Elem()).Interface()) == int(m.spec.ValueSize)
+}
+
 // encodeElems lays a slice of fixed-size values out in bytes.
 func encodeElems(s any) ([]byte, error) {
 	if b, ok := s.([]byte); ok {
@@ -199,7 +222,22 @@ func encodeElems(s any) ([]byte, error) {
 	return binary.Append(nil, nativeEndian, s)
 }
 
-func (m *Map) encodeValues(s any) ([]byte, error) { return encodeElems(s) }
+func (m *Map) encodeValues(s any) ([]byte, error) {
+	if !m.unpadded(s) {
+		return encodeElems(s)
+	}
+	rv := reflect.ValueOf(s)
+	vs, es := int(m.spec.ValueSize), int(roundUp8(m.spec.ValueSize))
+	out := make([]byte, rv.Len()*es)
+	for i := 0; i < rv.Len(); i++ {
+		b, err := binary.Append(nil, nativeEndian, rv.Index(i).Interface())
+		if err != nil {
+			return nil, err
+		}
+		copy(out[i*es:i*es+vs], b)
+	}
+	return out, nil
+}
 
 // decodeElems fills the first n elements of s from data.
 func decodeElems(s any, data []byte, n int) error {
@@ -213,5 +251,16 @@ func decodeElems(s any, data []byte, n int) error {
 }
 
 func (m *Map) decodeValues(s any, data []byte, n int) error {
-	return decodeElems(s, data, n*m.valuesPer())
+	count := n * m.valuesPer()
+	if !m.unpadded(s) {
+		return decodeElems(s, data, count)
+	}
+	rv := reflect.ValueOf(s)
+	vs, es := int(m.spec.ValueSize), int(roundUp8(m.spec.ValueSize))
+	for i := 0; i < count; i++ {
+		if _, err := binary.Decode(data[i*es:i*es+vs], nativeEndian, rv.Index(i).Addr().Interface()); err != nil {
+			return err
+		}
+	}
+	return nil
 }

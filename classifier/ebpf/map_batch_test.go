@@ -103,6 +103,15 @@ func TestBatchArrayAndOthers(t *testing.T) {
 	assert.Equal(t, 2, n)
 	assert.Equal(t, []uint64{0, 0, 7, 8}, pv)
 
+	// Values of value_size bytes, as cilium/ebpf takes them, are padded.
+	n, err = pc.BatchUpdate([]uint32{0}, []uint32{5, 6}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	pv32 := make([]uint32, 4)
+	_, err = pc.BatchLookup(&MapBatchCursor{}, make([]uint32, 2), pv32, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []uint32{5, 6, 7, 8}, pv32)
+
 	q := newMap(t, &MapSpec{Type: Queue, ValueSize: 4, MaxEntries: 2})
 	_, err = q.BatchUpdate([]byte{}, []byte{}, nil)
 	assert.Error(t, err)

@@ -171,6 +171,30 @@ func TestKernelGoAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("percpu_batch", func(t *testing.T) {
+		km, m := pair(PerCPUHash, 4, 4, 8, FlagZeroSeed)
+		keys := []uint32{1, 2, 3}
+		vals := make([]uint32, len(keys)*cpus)
+		for i := range vals {
+			vals[i] = uint32(i + 1)
+		}
+		kn, kerr := km.BatchUpdate(keys, vals, nil)
+		on, oerr := m.BatchUpdate(keys, vals, nil)
+		require.NoError(t, kerr)
+		require.NoError(t, oerr)
+		require.Equal(t, kn, on)
+		var kc ciliumebpf.MapBatchCursor
+		var oc MapBatchCursor
+		kk, kv := make([]uint32, 4), make([]uint32, 4*cpus)
+		ok, ov := make([]uint32, 4), make([]uint32, 4*cpus)
+		kn, kerr = km.BatchLookup(&kc, kk, kv, nil)
+		on, oerr = m.BatchLookup(&oc, ok, ov, nil)
+		assert.Equal(t, errnoIn(kerr), errnoIn(oerr), "%v / %v", kerr, oerr)
+		require.Equal(t, kn, on)
+		assert.Equal(t, kk, ok)
+		assert.Equal(t, kv, ov)
+	})
+
 	t.Run("array_walk", func(t *testing.T) {
 		km, m := pair(Array, 4, 4, 5, 0)
 		require.NoError(t, km.Put(uint32(3), uint32(33)))
