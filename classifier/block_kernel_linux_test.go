@@ -160,16 +160,22 @@ func libMsgString(m Message) string {
 // string; chain limits the dump to one chain when not nil.
 func (bed *blockBed) dumps(t *testing.T, chain *uint32) (kd, ld []string) {
 	t.Helper()
+	return bed.dumpsInfo(t, chain, 0)
+}
+
+// dumpsInfo is dumps with a tcm_info that selects a priority and protocol.
+func (bed *blockBed) dumpsInfo(t *testing.T, chain *uint32, info uint32) (kd, ld []string) {
+	t.Helper()
 	var attrs []byte
 	if chain != nil {
 		attrs = nlattr.AppendUint32(nil, uapi.TCA_CHAIN, *chain)
 	}
-	km, err := bed.rt.Do(kerneltest.TCFilterRequest{Type: uapi.RTM_GETTFILTER, Flags: uapi.NLM_F_DUMP, Tcmsg: kerneltest.Tcmsg{Ifindex: bed.ifindex, Parent: clsactIngress}, Attrs: attrs})
+	km, err := bed.rt.Do(kerneltest.TCFilterRequest{Type: uapi.RTM_GETTFILTER, Flags: uapi.NLM_F_DUMP, Tcmsg: kerneltest.Tcmsg{Ifindex: bed.ifindex, Parent: clsactIngress, Info: info}, Attrs: attrs})
 	require.NoError(t, err)
 	for _, m := range km {
 		kd = append(kd, kernelMsgString(m))
 	}
-	lm, err := bed.b.Request(Message{Type: uapi.RTM_GETTFILTER, Flags: uapi.NLM_F_REQUEST | uapi.NLM_F_DUMP, TCMsg: TCMsg{Ifindex: bed.ifindex, Parent: clsactIngress}, Attrs: attrs})
+	lm, err := bed.b.Request(Message{Type: uapi.RTM_GETTFILTER, Flags: uapi.NLM_F_REQUEST | uapi.NLM_F_DUMP, TCMsg: TCMsg{Ifindex: bed.ifindex, Parent: clsactIngress, Info: info}, Attrs: attrs})
 	require.NoError(t, err)
 	for _, m := range lm {
 		ld = append(ld, libMsgString(m))
@@ -394,6 +400,10 @@ func TestKernelBlockRequestDifferential(t *testing.T) {
 				if !slices.Equal(kd, ld) {
 					t.Fatalf("sequence %d step %d: %s\nchain %d dumps differ\nkernel:  %s\nlibrary: %s", seq, step, what, c, strings.Join(kd, "\n         "), strings.Join(ld, "\n         "))
 				}
+			}
+			info := oneOf(g, Info(10, 0), Info(0, uapi.ETH_P_IP), Info(49152, ProtocolAll), Info(1, uapi.ETH_P_IPV6))
+			if kd, ld := bed.dumpsInfo(t, &chains[g.pick(len(chains))], info); !slices.Equal(kd, ld) {
+				t.Fatalf("sequence %d step %d: %s\ndumps for tcm_info %#x differ\nkernel:  %s\nlibrary: %s", seq, step, what, info, strings.Join(kd, "\n         "), strings.Join(ld, "\n         "))
 			}
 			if !g.gotos {
 				kd, ld := bed.dumps(t, nil)
