@@ -58,7 +58,10 @@ type ProgramTable interface {
 // leaves the chain or a change that built it fails; a reader holding an
 // older snapshot may still call Exec afterwards) and AppendAttrs(b []byte)
 // ([]byte, error) (appends the TCA_BPF_ACT or TCA_BPF_POLICE attribute of a
-// dump).
+// dump), and OffloadActioner, HWStatsUpdater and GotoChainer (describe the
+// actions to drivers, take hardware counters, name the chains a Block must
+// hold for their "goto chain" verdicts). Actions, the adapter of package
+// action, implements all of them.
 type ActionChain interface {
 	Exec(pkt *packet.Packet, res Result) Result
 }
