@@ -425,6 +425,11 @@ loop:
 	if ok == 0 && iok == 0 {
 		return nil, a.errf("mirred needs a direction and a mode")
 	}
+	if ok > 0 && m.Action == 0 {
+		// tc sends such an action and the kernel refuses it (EINVAL);
+		// refusing it here keeps every accepted action printable.
+		return nil, a.errf("mirred needs mirror or redirect after the direction")
+	}
 	if dev != "" {
 		if devs == nil {
 			return nil, a.errAt(a.i-1, syscall.ENODEV, "Cannot find device %q", dev)

@@ -120,7 +120,6 @@ type args struct {
 
 func (a *args) more() bool   { return a.i < len(a.w) }
 func (a *args) peek() string { return a.w[a.i] }
-func (a *args) left() int    { return len(a.w) - a.i }
 
 // at returns the word at offset k from the current one, "" past the end.
 func (a *args) at(k int) string {
