@@ -228,8 +228,10 @@ func (p *Program) compile(v *verifier) error {
 	p.insns = make([]inst, n)
 	p.subOf = v.subOf
 	p.stackDepth = make([]uint32, len(v.depth))
+	p.subLen = make([]int64, len(v.depth))
 	for s, d := range v.depth {
 		p.stackDepth[s] = uint32(d)
+		p.subLen[s] = int64(v.subStart[s+1] - v.subStart[s])
 	}
 	var ctxs []ctxAccess
 	var helpers []*Helper

@@ -56,12 +56,12 @@
 // what the verifier does not track (value ranges, packet bounds, variable
 // stack offsets). Runs always end: every jump back to an earlier
 // instruction (a loop iteration) is charged the instructions it spans,
-// and every call one, against a budget (Options.Budget, default
-// DefaultBudget; for a loop that is exactly the instructions executed),
-// code without loops is bounded by its length and call tree, calls are
-// bounded by MAX_CALL_FRAMES and may_goto by BPF_MAX_LOOPS. A helper error
-// ends the run with ErrHelper. Nothing panics on any input: the fuzz
-// targets check decoding, verifying and running arbitrary bytes.
+// and every call the length of its callee, against a budget
+// (Options.Budget, default DefaultBudget), which thus bounds the
+// instructions a run executes; calls are bounded by MAX_CALL_FRAMES and
+// may_goto by BPF_MAX_LOOPS. A helper error ends the run with ErrHelper.
+// Nothing panics on any input: the fuzz targets check decoding, verifying
+// and running arbitrary bytes.
 //
 // # Verifier
 //

@@ -5,9 +5,9 @@ package ebpfvm
 // frames and region table live in the Machine. Every memory access goes
 // through Machine.access (mem.go), every run ends: each jump back to an
 // earlier instruction (a loop iteration) is charged the instructions it
-// spans and each call one against the budget, calls are bounded by
-// MAX_CALL_FRAMES and may_goto by BPF_MAX_LOOPS. Code without loops runs
-// at most as many instructions as its call tree holds.
+// spans and each call the length of its callee against the budget, so
+// the budget bounds the instructions executed; calls are bounded by
+// MAX_CALL_FRAMES and may_goto by BPF_MAX_LOOPS.
 
 import (
 	"encoding/binary"
@@ -568,7 +568,7 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 				m.RefreshPacket()
 			}
 		case opCallLocal:
-			if steps--; steps <= 0 {
+			if steps -= p.subLen[in.aux]; steps <= 0 {
 				return fault(pc, ErrBudget)
 			}
 			if depth+1 >= maxFrames {

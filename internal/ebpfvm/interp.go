@@ -130,10 +130,10 @@ func (m *Machine) interpret(r1, r2 uint64) (uint64, error) {
 				}
 			}
 			// The budget: a jump back costs the instructions it spans,
-			// a call one.
+			// a call the length of its callee.
 			switch {
 			case op == uapi.BPF_CALL && in.Src == uapi.BPF_PSEUDO_CALL:
-				steps--
+				steps -= p.subLen[p.subOf[pc]]
 			case op != uapi.BPF_CALL && op != uapi.BPF_EXIT && pc <= from:
 				steps -= int64(from - pc + 1)
 			}

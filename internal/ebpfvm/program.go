@@ -61,8 +61,8 @@ type Options struct {
 	// 4096 (BPF_MAXINSNS) to model an unprivileged loader.
 	MaxInsns int
 	// Budget is the per-run instruction budget, charged by loop
-	// iterations (the instructions a jump back spans) and calls; 0 means
-	// DefaultBudget.
+	// iterations (the instructions a jump back spans) and calls (the
+	// callee's length); 0 means DefaultBudget.
 	Budget uint64
 	// Engine selects the compiled form (the default) or the reference
 	// interpreter, for tests and debugging.
@@ -80,6 +80,7 @@ type Program struct {
 	objects     []any    // map handles, by handle index
 	static      []region // map value regions, ids regStatic...
 	stackDepth  []uint32 // per subprogram: bytes to clear on entry
+	subLen      []int64  // per subprogram: instructions, charged per call
 	subOf       []int32  // instruction -> subprogram
 	helpersByID map[int32]*Helper
 	ctxs        []ctxAccess // resolved context accesses, by inst.aux
