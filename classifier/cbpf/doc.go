@@ -11,8 +11,18 @@
 // constant zero, shifts below 32, scratch indexes below 16, jumps inside the
 // program, known ancillary loads, a final RET, no scratch word read before
 // it is written on every path, and the limit of the eBPF translation) and
-// pre-decodes it once into a form with resolved jumps and specialised
-// operations; Run then executes it on a packet.Packet.
+// compiles it once; Run then executes it on a packet.Packet.
+//
+// Load picks the engine and stores the choice in the Program: a program
+// without scratch memory, whose longest path is at most 256 operations
+// (nearly every filter tcpdump writes), is compiled to Go closures that
+// call one another with A and X as arguments, with the usual patterns
+// fused (a load, a mask and a compare-and-jump as one guard; a run of
+// guards at constant offsets checked as two masked 64-bit words; a run of
+// JEQs as one table). Any other program runs on a switch executor over
+// pre-decoded operations with the same superinstructions. Both give the
+// results of the reference interpreter, which the tests and the kernel
+// hold them to; BENCHMARKS.md at the repository root has the figures.
 //
 // The machine has a 32-bit accumulator A, an index register X and sixteen
 // scratch words, all zero at the start. Packet loads (LD ABS, LD IND, LDX

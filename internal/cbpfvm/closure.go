@@ -6,7 +6,7 @@ import (
 	"github.com/clsbpf/clsbpf/classifier/packet"
 )
 
-// The closure-compiled form: each operation of the compiled form (fuse.go)
+// The closure-compiled form: each operation of the fused form (fuse.go)
 // becomes a Go closure that does its work with its constants captured and
 // then calls the closure of the instruction that runs next, passing A, X,
 // the frame and the packet as arguments. Classic jumps only go forward, so
@@ -17,10 +17,10 @@ import (
 //
 // The closures keep no state between calls; a run allocates nothing. The
 // form cannot hold the scratch memory (a per-run array would have to be
-// allocated or shared), and a run's call depth is the length of its path
-// through the program, so Closures refuses programs that use M[] or whose
-// longest path is longer than MaxClosureDepth; those run on the switch
-// executor (exec.go).
+// allocated or shared), and a run's call depth grows with the length of
+// its path through the program, so CompileClosures refuses programs that
+// use M[] or whose longest path is longer than MaxClosureDepth; those run
+// on the switch executor (exec.go).
 
 // MaxClosureDepth bounds the longest path, in operations, of a program
 // compiled to closures, and with it the stack a run needs.
@@ -51,7 +51,7 @@ type Closures struct {
 	entry node
 }
 
-// CompileClosures compiles the compiled form p (from CompileFused) of a
+// CompileClosures compiles the fused form p (from CompileFused) of a
 // checked program to closures; random is the SKF_AD_RANDOM source. It
 // returns nil when the program uses scratch memory or a path through it is
 // longer than MaxClosureDepth.
@@ -302,7 +302,8 @@ func (p *Prog) closure(i int, at func(uint16) next, random func() uint32) node {
 			return f.to(d, pkt, a, x)
 		}
 	case kGuardAbsWEq:
-		return func(d []byte, pkt *packet.Packet, a, x uint32) uint32 {
+		return func(d []byte, pkt *packet.Packet, _, x uint32) uint32 {
+			var a uint32
 			if k+4 > uint(len(d)) {
 				return 0
 			}
@@ -313,7 +314,8 @@ func (p *Prog) closure(i int, at func(uint16) next, random func() uint32) node {
 			return f.to(d, pkt, a, x)
 		}
 	case kGuardAbsWGt:
-		return func(d []byte, pkt *packet.Packet, a, x uint32) uint32 {
+		return func(d []byte, pkt *packet.Packet, _, x uint32) uint32 {
+			var a uint32
 			if k+4 > uint(len(d)) {
 				return 0
 			}
@@ -324,7 +326,8 @@ func (p *Prog) closure(i int, at func(uint16) next, random func() uint32) node {
 			return f.to(d, pkt, a, x)
 		}
 	case kGuardAbsHEq:
-		return func(d []byte, pkt *packet.Packet, a, x uint32) uint32 {
+		return func(d []byte, pkt *packet.Packet, _, x uint32) uint32 {
+			var a uint32
 			if k+2 > uint(len(d)) {
 				return 0
 			}
@@ -335,7 +338,8 @@ func (p *Prog) closure(i int, at func(uint16) next, random func() uint32) node {
 			return f.to(d, pkt, a, x)
 		}
 	case kGuardAbsHGt:
-		return func(d []byte, pkt *packet.Packet, a, x uint32) uint32 {
+		return func(d []byte, pkt *packet.Packet, _, x uint32) uint32 {
+			var a uint32
 			if k+2 > uint(len(d)) {
 				return 0
 			}
@@ -346,7 +350,8 @@ func (p *Prog) closure(i int, at func(uint16) next, random func() uint32) node {
 			return f.to(d, pkt, a, x)
 		}
 	case kGuardAbsBEq:
-		return func(d []byte, pkt *packet.Packet, a, x uint32) uint32 {
+		return func(d []byte, pkt *packet.Packet, _, x uint32) uint32 {
+			var a uint32
 			if k+1 > uint(len(d)) {
 				return 0
 			}
@@ -357,7 +362,8 @@ func (p *Prog) closure(i int, at func(uint16) next, random func() uint32) node {
 			return f.to(d, pkt, a, x)
 		}
 	case kGuardAbsBGt:
-		return func(d []byte, pkt *packet.Packet, a, x uint32) uint32 {
+		return func(d []byte, pkt *packet.Packet, _, x uint32) uint32 {
+			var a uint32
 			if k+1 > uint(len(d)) {
 				return 0
 			}
@@ -368,7 +374,8 @@ func (p *Prog) closure(i int, at func(uint16) next, random func() uint32) node {
 			return f.to(d, pkt, a, x)
 		}
 	case kGuardIndWEq:
-		return func(d []byte, pkt *packet.Packet, a, x uint32) uint32 {
+		return func(d []byte, pkt *packet.Packet, _, x uint32) uint32 {
+			var a uint32
 			if off := uint(o.k + x); off+4 <= uint(len(d)) {
 				a = binary.BigEndian.Uint32(d[off:]) & mask
 			} else if v, ok := loadN(pkt, frameOf(pkt), int32(o.k+x), 4); ok {
@@ -382,7 +389,8 @@ func (p *Prog) closure(i int, at func(uint16) next, random func() uint32) node {
 			return f.to(d, pkt, a, x)
 		}
 	case kGuardIndWGt:
-		return func(d []byte, pkt *packet.Packet, a, x uint32) uint32 {
+		return func(d []byte, pkt *packet.Packet, _, x uint32) uint32 {
+			var a uint32
 			if off := uint(o.k + x); off+4 <= uint(len(d)) {
 				a = binary.BigEndian.Uint32(d[off:]) & mask
 			} else if v, ok := loadN(pkt, frameOf(pkt), int32(o.k+x), 4); ok {
@@ -396,7 +404,8 @@ func (p *Prog) closure(i int, at func(uint16) next, random func() uint32) node {
 			return f.to(d, pkt, a, x)
 		}
 	case kGuardIndHEq:
-		return func(d []byte, pkt *packet.Packet, a, x uint32) uint32 {
+		return func(d []byte, pkt *packet.Packet, _, x uint32) uint32 {
+			var a uint32
 			if off := uint(o.k + x); off+2 <= uint(len(d)) {
 				a = uint32(binary.BigEndian.Uint16(d[off:])) & mask
 			} else if v, ok := loadN(pkt, frameOf(pkt), int32(o.k+x), 2); ok {
@@ -410,7 +419,8 @@ func (p *Prog) closure(i int, at func(uint16) next, random func() uint32) node {
 			return f.to(d, pkt, a, x)
 		}
 	case kGuardIndHGt:
-		return func(d []byte, pkt *packet.Packet, a, x uint32) uint32 {
+		return func(d []byte, pkt *packet.Packet, _, x uint32) uint32 {
+			var a uint32
 			if off := uint(o.k + x); off+2 <= uint(len(d)) {
 				a = uint32(binary.BigEndian.Uint16(d[off:])) & mask
 			} else if v, ok := loadN(pkt, frameOf(pkt), int32(o.k+x), 2); ok {
@@ -424,7 +434,8 @@ func (p *Prog) closure(i int, at func(uint16) next, random func() uint32) node {
 			return f.to(d, pkt, a, x)
 		}
 	case kGuardIndBEq:
-		return func(d []byte, pkt *packet.Packet, a, x uint32) uint32 {
+		return func(d []byte, pkt *packet.Packet, _, x uint32) uint32 {
+			var a uint32
 			if off := uint(o.k + x); off+1 <= uint(len(d)) {
 				a = uint32(d[off]) & mask
 			} else if v, ok := loadN(pkt, frameOf(pkt), int32(o.k+x), 1); ok {
@@ -438,7 +449,8 @@ func (p *Prog) closure(i int, at func(uint16) next, random func() uint32) node {
 			return f.to(d, pkt, a, x)
 		}
 	case kGuardIndBGt:
-		return func(d []byte, pkt *packet.Packet, a, x uint32) uint32 {
+		return func(d []byte, pkt *packet.Packet, _, x uint32) uint32 {
+			var a uint32
 			if off := uint(o.k + x); off+1 <= uint(len(d)) {
 				a = uint32(d[off]) & mask
 			} else if v, ok := loadN(pkt, frameOf(pkt), int32(o.k+x), 1); ok {

@@ -5,8 +5,8 @@ package cbpfvm
 // opcode, the operand and the offset range imply (an LD ABS at a
 // non-negative offset, at a header-relative one, or of which extension),
 // with jump targets resolved to absolute indexes. exec.go runs it with one
-// switch per instruction and no decoding. A later compiled form can be
-// built from the same kinds.
+// switch per instruction and no decoding; fuse.go adds superinstructions
+// to the same kinds and closure.go compiles the result to closures.
 
 // kind is a pre-decoded operation.
 type kind uint8

@@ -1,6 +1,6 @@
 // Package cbpfvm is the classic BPF engine behind classifier/cbpf: the
-// kernel's checker, a reference interpreter and the pre-decoded form that
-// programs normally run on.
+// kernel's checker, a reference interpreter, and the pre-decoded, fused
+// and closure-compiled forms programs run on.
 //
 // # Model
 //
@@ -14,11 +14,30 @@
 // do not fit 16 bits in bpf_convert_filter). interp.go is the reference
 // interpreter: a switch on the whole opcode, written to be read.
 // compile.go turns a checked program into pre-decoded operations with
-// absolute jump targets and loads specialised by offset range; exec.go
-// runs them. load.go and flow.go hold the run-time semantics both engines
+// absolute jump targets and loads specialised by offset range, and exec.go
+// runs them with one switch per operation. fuse.go builds the fused form:
+// the same operations with superinstructions written over the patterns
+// filters are made of (a load, an optional AND and a compare-and-jump as
+// one guard; a run of JEQs as one table lookup). closure.go compiles the
+// fused form to Go closures that call one another with A and X as
+// arguments, with two larger pieces on top: a window checks a run of
+// guards at constant offsets with two masked 64-bit compares, and a msh
+// guard does "ldxb 4*([k]&0xf)" and the guard on X plus a constant at
+// once. load.go and flow.go hold the run-time semantics all engines
 // share: packet loads as bpf_skb_load_helper_* resolves them, the
 // extensions of convert_bpf_extensions, the netlink attribute search and
 // the flow dissector behind SKF_AD_PAY_OFFSET.
+//
+// The closures run every program without scratch memory whose longest
+// path is at most MaxClosureDepth operations (CompileClosures returns nil
+// for the rest, which run on the switch executor in fused form). A
+// superinstruction only ever stands for the instructions it covers: the
+// operations of those instructions stay in place for jumps into the
+// middle, a window or guard that cannot decide a load exactly (a word not
+// wholly inside the frame, a header-relative offset) hands the run to the
+// plain closure of that instruction, and tests hold every form to the
+// interpreter (TestEngines, TestFilterShapes, FuzzEngines) and, through
+// classifier/cbpf, to the kernel.
 //
 // The run-time rules are those of the eBPF program the kernel runs in
 // place of a classic one: a failed load or a division by X == 0 ends the
@@ -27,9 +46,9 @@
 //
 // # Concurrency
 //
-// A Prog is immutable and safe for concurrent use; a run keeps A, X and
-// the scratch memory in locals and allocates nothing. The packet must not
-// change during a run.
+// A Prog and a Closures are immutable and safe for concurrent use; a run
+// keeps A, X and the scratch memory in locals or arguments and allocates
+// nothing. The packet must not change during a run.
 //
 // # Errors
 //
@@ -39,8 +58,8 @@
 //
 // # Limits
 //
-// Programs passed to Interpret, Compile and Prog.Run must have passed
-// Check; the engines rely on its guarantees (opcodes known, jumps forward
+// Programs passed to Interpret, Compile, CompileFused and CompileClosures
+// must have passed Check; the engines rely on its guarantees (opcodes known, jumps forward
 // and in range, scratch indexes below 16, no DIV/MOD by constant 0).
 // SKF_AD_IFINDEX and SKF_AD_HATYPE always see a device. No BPF
 // flow-dissector program and no DSA tag is modelled for SKF_AD_PAY_OFFSET.

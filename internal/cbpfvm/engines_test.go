@@ -278,7 +278,6 @@ func TestClosable(t *testing.T) {
 // leaving for one of three returns (mostly the same RET #0, which makes
 // windows).
 func genFilter(r *rand.Rand, ref []byte) []Insn {
-	type stepFn func(next, fail int) []Insn
 	be := func(off uint32, size int) uint32 {
 		var v uint32
 		for i := range size {

@@ -7,8 +7,8 @@ import (
 	"github.com/clsbpf/clsbpf/internal/uapi"
 )
 
-// The executor of the pre-decoded form: one switch on the kind per
-// instruction, registers and scratch memory in locals, no allocation, no
+// The executor of the pre-decoded and fused forms: one switch on the kind
+// per operation, registers and scratch memory in locals, no allocation, no
 // lock. Packet loads whose offset is non-negative and inside the packet
 // read the buffer directly; the rest (header-relative offsets, faults) go
 // through resolve, as in the reference interpreter.

@@ -2,7 +2,7 @@ package cbpfvm
 
 import "github.com/clsbpf/clsbpf/internal/uapi"
 
-// The compiled form: the pre-decoded operations with superinstructions
+// The fused form: the pre-decoded operations with superinstructions
 // written over the instructions that start a common pattern, so that a
 // run dispatches once where the pre-decoded form dispatches two or three
 // times. Two patterns cover most of what tcpdump and hand-written filters
@@ -28,8 +28,8 @@ import "github.com/clsbpf/clsbpf/internal/uapi"
 // minTable is the shortest JEQ run worth a table.
 const minTable = 3
 
-// CompileFused compiles prog, which must have passed Check, into the
-// compiled form: the pre-decoded operations with superinstructions.
+// CompileFused compiles prog, which must have passed Check, into the fused
+// form: the pre-decoded operations with superinstructions.
 func CompileFused(prog []Insn) *Prog {
 	base := predecode(prog)
 	p := &Prog{ops: make([]op, len(base))}

@@ -9,8 +9,8 @@ import (
 // instruction, switching on the whole opcode, with the semantics of the
 // eBPF program the kernel translates it into (net/core/filter.c
 // bpf_convert_filter). It is written to be read, not to be fast; the
-// pre-decoded form (compile.go, exec.go) is what programs normally run on,
-// and tests hold the two to the same results.
+// compiled forms (fuse.go, closure.go, exec.go) are what programs normally
+// run on, and tests hold them all to the same results.
 
 // Env is what a run needs besides the program and the packet.
 type Env struct {
