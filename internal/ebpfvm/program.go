@@ -67,6 +67,11 @@ type Options struct {
 	// Engine selects the compiled form (the default) or the reference
 	// interpreter, for tests and debugging.
 	Engine Engine
+	// FuncInfo says the program comes with BTF function information, as
+	// clang-built objects do. Without it the kernel refuses function
+	// pointers (BPF_PSEUDO_FUNC) and LD_ABS/LD_IND in subprograms
+	// (EINVAL), and so does Load.
+	FuncInfo bool
 }
 
 // Program is a verified program in its executable form. It never changes

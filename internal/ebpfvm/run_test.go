@@ -278,7 +278,9 @@ func TestRunLdAbsInSubprogram(t *testing.T) {
 		ldAbs(uapi.BPF_B, 1000), // r0 = *(u8 *)skb[1000], fails
 		exit(),                  // exit
 	}
-	p, err := ebpfvm.Load(prog, ebpfvm.Options{})
+	_, err := ebpfvm.Load(prog, ebpfvm.Options{})
+	require.ErrorIs(t, err, syscall.EINVAL, "LD_ABS in a subprogram needs BTF func info")
+	p, err := ebpfvm.Load(prog, ebpfvm.Options{FuncInfo: true})
 	require.NoError(t, err)
 	got, err := p.Run(newPacket(t, frame64()))
 	require.NoError(t, err)

@@ -249,6 +249,9 @@ func (v *verifier) resolveImm64(i int, in, nx Instruction) error {
 		a.k, a.kind = uint64(uint32(in.Imm))|uint64(uint32(nx.Imm))<<32, kScalar
 		return nil
 	case uapi.BPF_PSEUDO_FUNC:
+		if !v.p.opts.FuncInfo {
+			return verr(i, syscall.EINVAL, "missing btf func_info")
+		}
 		if nx.Imm != 0 {
 			return verr(i, syscall.EINVAL, "BPF_LD_IMM64 uses reserved fields")
 		}
@@ -640,6 +643,9 @@ func (v *verifier) step(i int, s *vstate, out []vstate, check bool) error {
 		if check {
 			if v.p.opts.Context != ContextSkb {
 				return verr(i, syscall.EINVAL, "BPF_LD_[ABS|IND] instructions not allowed for this program type")
+			}
+			if v.subOf[i] != 0 && !v.p.opts.FuncInfo {
+				return verr(i, syscall.EINVAL, "LD_ABS is not allowed in subprogs without BTF")
 			}
 			if s.regs[6].k == kNone {
 				return verr(i, syscall.EACCES, "R6 !read_ok")

@@ -411,12 +411,32 @@ func rejectCases(t testing.TB) []rejectCase {
 			errno: syscall.EACCES,
 		},
 		{
+			name: "function_pointer_without_btf",
+			prog: append(append(lddwPseudo(2, uapi.BPF_PSEUDO_FUNC, 3, 0),
+				ldx(uapi.BPF_B, 0, 2, 0), // r0 = *(u8 *)(r2 + 0)
+				exit(),                   // exit
+			), mov64K(0, 0), exit()),
+			errno: syscall.EINVAL, index: 0,
+		},
+		{
 			name: "deref_function_pointer",
 			prog: append(append(lddwPseudo(2, uapi.BPF_PSEUDO_FUNC, 3, 0),
 				ldx(uapi.BPF_B, 0, 2, 0), // r0 = *(u8 *)(r2 + 0)
 				exit(),                   // exit
 			), mov64K(0, 0), exit()),
+			opts:  ebpfvm.Options{FuncInfo: true},
 			errno: syscall.EACCES, index: 2,
+		},
+		{
+			name: "ld_abs_in_subprogram_without_btf",
+			prog: []I{
+				callLocal(1),         // call sub
+				exit(),               // exit
+				mov64X(6, 1),         // sub: r6 = r1
+				ldAbs(uapi.BPF_B, 0), // r0 = *(u8 *)skb[0]
+				exit(),               // exit
+			},
+			errno: syscall.EINVAL, index: 3,
 		},
 		{
 			name: "jump_into_other_subprogram",
@@ -459,7 +479,7 @@ func TestVerifyRejectsLikeKernel(t *testing.T) {
 		"helper_argument_unset":     "uses the fake helper registry",
 		"r1_clobbered_by_call":      "uses the fake helper registry",
 		"map_without_linker":        "needs a map fd",
-		"deref_function_pointer":    "the kernel wants BTF func info for BPF_PSEUDO_FUNC first",
+		"deref_function_pointer":    "needs BTF func info, which a raw load does not carry",
 	}
 	for _, tc := range rejectCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
