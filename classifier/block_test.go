@@ -436,3 +436,12 @@ func TestBlockBindClass(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(77), f.Class())
 }
+
+func TestBlockZeroValue(t *testing.T) {
+	var b Block
+	assert.Equal(t, Result{Verdict: action.Unspec}, b.Classify(newPacket(t)))
+	_, _, err := b.Change(Where{Prio: 1, Protocol: ProtocolAll}, FilterSpec{Handle: 1, Program: retK(0xFFFFFFFF)}, Create)
+	require.NoError(t, err)
+	assert.Equal(t, action.OK, b.Classify(newPacket(t)).Verdict)
+	requireErrno(t, b.Bind(nic("nic0", 1, accepting())), syscall.EOPNOTSUPP)
+}
