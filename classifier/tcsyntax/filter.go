@@ -630,6 +630,23 @@ func policeOptions(p *action.Police) []byte {
 	return nil
 }
 
+// ActionRequest returns the filter's actions as a netlink change carries
+// them to an ActionParser (classifier.NewActionParser): TCA_BPF_ACT for
+// the action list and TCA_BPF_POLICE for the legacy police, which wins
+// when both are given. ingress says the filter sits at an ingress hook.
+// It is for callers that build a classifier.FilterSpec themselves instead
+// of calling Apply.
+func (f *Filter) ActionRequest(ingress bool) classifier.ActionRequest {
+	req := classifier.ActionRequest{Ingress: ingress, Replace: f.Command == Change}
+	if len(f.Actions) > 0 {
+		req.Act = action.EncodeSpecs(f.Actions)
+	}
+	if f.Police != nil {
+		req.Police = policeOptions(f.Police)
+	}
+	return req
+}
+
 // Message returns the RTM_NEWTFILTER request tc sends for the filter: the
 // command's netlink flags, tcm_ifindex (the resolved device), tcm_parent,
 // tcm_handle, tcm_info (priority and protocol), TCA_KIND, TCA_CHAIN when

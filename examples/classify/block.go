@@ -15,6 +15,7 @@ import (
 type block struct {
 	blk     *classifier.Block
 	actions *action.Table // created with the first filter that has actions
+	fwd     *forwarder    // mirred's devices
 	egress  bool          // the hook: actions such as skbedit care
 	added   []*installed  // in the order added
 	// last is the filter whose program ran last, set by tracedProgram:
@@ -26,12 +27,11 @@ type block struct {
 // installed is a filter as added: its spec, where the block put it, its
 // actions and its counters.
 type installed struct {
-	spec    filterSpec
-	where   classifier.Where // with the preference the block allocated
-	handle  uint32
-	actions *action.Chain // nil without actions
-	frames  uint64
-	bytes   uint64
+	spec   filterSpec
+	where  classifier.Where // with the preference the block allocated
+	handle uint32
+	frames uint64
+	bytes  uint64
 }
 
 // tracedProgram runs a filter's classic program and notes the filter as
@@ -57,43 +57,48 @@ func newBlock(egress bool) *block {
 	}
 	return &block{
 		blk:    classifier.NewBlock(classifier.BlockConfig{Ifindex: int32(ethDevice.Ifindex), Parent: parent}),
+		fwd:    &forwarder{sent: map[string]int{}},
 		egress: egress,
 	}
 }
 
 // add installs a filter as `tc filter add` does (classifier.Block.Change
 // with Create|Excl): the block allocates a preference when the spec has
-// none, and refuses what tc_new_tfilter refuses.
+// none, and refuses what tc_new_tfilter refuses. The actions (and a
+// legacy police) are built from the request tc would send, as the
+// kernel's tcf_exts_validate builds them.
 func (b *block) add(fs filterSpec) (*installed, error) {
-	prog, err := cbpf.LoadRaw(fs.raw)
+	f := fs.f
+	prog, err := cbpf.LoadRaw(f.Bytecode)
 	if err != nil {
 		return nil, err
 	}
 	in := &installed{spec: fs}
 	spec := classifier.FilterSpec{
-		Handle:       fs.handle,
+		Handle:       f.Handle,
 		Program:      tracedProgram{Program: prog, b: b, in: in},
-		ClassID:      fs.classID,
-		DirectAction: fs.direct,
-		Flags:        fs.genFlags,
+		ClassID:      f.ClassID,
+		DirectAction: f.DirectAction,
+		Flags:        f.Flags,
 	}
-	if len(fs.actions) > 0 {
+	var chain classifier.ActionChain
+	if len(f.Actions) > 0 || f.Police != nil {
 		if b.actions == nil {
-			b.actions = newActionTable()
+			b.actions = newActionTable(b.fwd)
 		}
-		if in.actions, err = b.actions.NewChain(fs.actions, action.FilterContext{Ingress: !b.egress}); err != nil {
+		if chain, err = classifier.NewActionParser(b.actions).ParseActions(f.ActionRequest(!b.egress)); err != nil {
 			return nil, err
 		}
-		spec.Actions = actionChain{in.actions}
+		spec.Actions = chain
 	}
-	w, f, err := b.blk.Change(classifier.Where{Prio: fs.pref, Protocol: fs.protocol}, spec, classifier.Create|classifier.Excl)
+	w, nf, err := b.blk.Change(f.Where(), spec, classifier.Create|classifier.Excl)
 	if err != nil {
-		if in.actions != nil {
-			in.actions.Release()
+		if r, ok := chain.(interface{ Release() }); ok {
+			r.Release()
 		}
 		return nil, err
 	}
-	in.where, in.handle = w, f.Handle()
+	in.where, in.handle = w, nf.Handle()
 	b.added = append(b.added, in)
 	return in, nil
 }

@@ -17,10 +17,14 @@
 //
 // or one per line in a file given with -filters (lines starting with # are
 // comments; the comment right above a filter describes it in the output).
-// The options taken are protocol, pref, handle, chain 0, bytecode,
-// bytecode-file, classid (flowid), da, skip_hw, skip_sw and gact actions
-// (action [gact] CONTROL [random TYPE CONTROL VAL] [index N]); eBPF
-// objects, police and other action kinds are refused with EOPNOTSUPP.
+// Specs are parsed by classifier/tcsyntax exactly as tc parses them
+// (keyword prefixes, defaults and error texts included): protocol, pref,
+// handle, chain 0, bytecode, bytecode-file, classid (flowid), da, skip_hw,
+// skip_sw, the legacy police, and action lists of gact, mirred, skbedit,
+// police, vlan, csum and bpf actions. mirred sends to the devices eth0
+// (the capture's, ifindex 2), raw0 (3), eth1 (4) and eth2 (5), which
+// count what they get. eBPF objects parse but are refused with
+// EOPNOTSUPP: they cannot be loaded yet.
 //
 // # The model
 //
@@ -49,8 +53,8 @@
 // The filters as `tc -s filter show` prints them, each with its
 // description, its actions and their statistics, and the frames and bytes
 // it matched; then the frames per verdict, and the frames and bytes per
-// class, in handle order, with the frames no filter took last. -v adds one
-// line per frame.
+// class, in handle order, with the frames no filter took last, and what
+// mirred sent to each device. -v adds one line per frame.
 //
 // # Errors
 //
@@ -73,8 +77,9 @@
 //
 // Filter order and automatic preferences follow net/sched/cls_api.c
 // (tcf_classify, tcf_auto_prio, tc_new_tfilter); classification
-// net/sched/cls_bpf.c; gact net/sched/act_gact.c; the option syntax
-// iproute2's tc/tc_filter.c, tc/f_bpf.c and tc/m_gact.c. The tests feed the
+// net/sched/cls_bpf.c; actions net/sched/act_*.c; the option syntax
+// iproute2's tc/tc_filter.c, tc/f_bpf.c and tc/m_*.c (through
+// classifier/tcsyntax). The tests feed the
 // default specs to the real tc and compare the kernel's results with the
 // report: frame by frame at clsact ingress (the tc_index each frame gets)
 // and class by class under HTB at egress.

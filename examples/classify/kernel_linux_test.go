@@ -19,6 +19,7 @@ import (
 
 	"github.com/clsbpf/clsbpf/action"
 	"github.com/clsbpf/clsbpf/classifier/packet"
+	"github.com/clsbpf/clsbpf/classifier/tcsyntax"
 	"github.com/clsbpf/clsbpf/handle"
 	"github.com/clsbpf/clsbpf/internal/kerneltest"
 )
@@ -48,7 +49,7 @@ func TestKernelHTB(t *testing.T) {
 		ns.MustRun(t, "tc", "class", "add", "dev", "cl0", "parent", "1:1", "classid", "1:"+minor, "htb", "rate", "10gbit")
 	}
 	for _, d := range defaultFilters {
-		words, err := tokenize(d.spec)
+		words, err := tcsyntax.Split(d.spec)
 		require.NoError(t, err)
 		ns.MustRun(t, "tc", append([]string{"filter", "add", "dev", "cl0", "parent", "1:"}, words...)...)
 	}
@@ -160,7 +161,7 @@ func kernelIngress(t *testing.T, specTexts []string) {
 	ns.MustRun(t, "ip", "link", "set", "in1", "up")
 	ns.MustRun(t, "tc", "qdisc", "add", "dev", "in0", "clsact")
 	for _, spec := range specTexts {
-		words, err := tokenize(spec)
+		words, err := tcsyntax.Split(spec)
 		require.NoError(t, err)
 		ns.MustRun(t, "tc", append([]string{"filter", "add", "dev", "in0", "ingress"}, words...)...)
 	}

@@ -15,9 +15,8 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/clsbpf/clsbpf/action"
-	"github.com/clsbpf/clsbpf/classifier"
-	"github.com/clsbpf/clsbpf/classifier/cbpf"
 	"github.com/clsbpf/clsbpf/classifier/packet"
+	"github.com/clsbpf/clsbpf/classifier/tcsyntax"
 	"github.com/clsbpf/clsbpf/handle"
 )
 
@@ -235,6 +234,11 @@ func runCapture(opts options, readFile func(string) ([]byte, error)) (*report, e
 			continue
 		}
 		res, f := blk.classify(pkt)
+		if res.Verdict == action.Consumed {
+			// mirred handed the frame itself to its device: the hooks
+			// treat TC_ACT_CONSUMED as stolen (sch_handle_ingress).
+			res.Verdict = action.Stolen
+		}
 		st.verdicts[res.Verdict]++
 		switch {
 		case !res.Decided() || f == nil:
@@ -276,7 +280,7 @@ func (r *report) write(out io.Writer) {
 	}
 	fmt.Fprintln(out)
 	for _, f := range r.blk.filters() {
-		printFilter(out, parent, f)
+		printFilter(out, r.blk, parent, f)
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintf(out, "%-18s %7s\n", "verdict", "frames")
@@ -302,37 +306,40 @@ func (r *report) write(out io.Writer) {
 		fmt.Fprintf(out, "%-18v %7d %9d\n", h, st.classFrames[h], st.classBytes[h])
 	}
 	fmt.Fprintf(out, "%-18s %7d %9d\n", "unclassified", st.noClassFrames, st.noClassByte)
+	if lines := r.blk.fwd.lines(); len(lines) > 0 {
+		fmt.Fprintln(out)
+		fmt.Fprintf(out, "%-28s %7s\n", "mirred", "frames")
+		for _, l := range lines {
+			fmt.Fprintf(out, "%-28s %7d\n", l, r.blk.fwd.sent[l])
+		}
+	}
 }
 
 // The class table counts the frames that reach a class: those a filter
 // classified with a verdict that lets them on; dropped, stolen, queued and
 // trapped frames are in the verdict table only.
 
-// printFilter prints a filter as `tc -s filter show dev DEV ingress` does,
-// then its description and match counters.
-func printFilter(out io.Writer, parent string, f *installed) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "filter parent %s protocol %s pref %d bpf chain 0 handle %#x ", parent, protocolName(f.where.Protocol), f.where.Prio, f.handle)
-	if f.spec.classID != 0 {
-		fmt.Fprintf(&b, "flowid %v ", f.spec.classID)
+// printFilter prints a filter as `tc -s filter show dev DEV` does
+// (classifier/tcsyntax.FormatFilter, with the parent tc prints when the
+// command names none), then its description and match counters.
+func printFilter(out io.Writer, b *block, parent string, f *installed) {
+	p, ok := b.blk.Proto(f.where)
+	if !ok {
+		return
 	}
-	if f.spec.direct {
-		b.WriteString("direct-action ")
+	cf, ok := p.Get(f.handle)
+	if !ok {
+		return
 	}
-	if f.spec.genFlags&classifier.SkipHW != 0 {
-		b.WriteString("skip_hw ")
+	text, err := tcsyntax.FormatFilter(p, cf, true)
+	if err != nil {
+		fmt.Fprintf(out, "filter %#x: %v\n", f.handle, err)
+		return
 	}
-	if f.spec.genFlags&classifier.SkipSW != 0 {
-		b.WriteString("skip_sw ")
-	}
-	b.WriteString("not_in_hw ")
-	fmt.Fprintf(&b, "bytecode '%s'", cbpf.FormatBytecode(f.spec.raw))
-	fmt.Fprintln(out, b.String())
+	text = "filter parent " + parent + " " + strings.TrimPrefix(text, "filter ")
+	fmt.Fprint(out, strings.TrimRight(text, "\n")+"\n")
 	if f.spec.desc != "" {
 		fmt.Fprintf(out, "  # %s\n", f.spec.desc)
-	}
-	if f.actions != nil {
-		fmt.Fprint(out, strings.TrimPrefix(f.actions.String(), "\n"))
 	}
 	fmt.Fprintf(out, "  matched %d frames, %d bytes\n", f.frames, f.bytes)
 }

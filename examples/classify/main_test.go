@@ -213,7 +213,7 @@ func TestFlags(t *testing.T) {
 		{name: "missing_filters_file", args: []string{"-filters", filepath.Join(dir, "nope.txt")}, code: 1, stderr: "classify: read filters: ", noStdout: true},
 		{name: "bad_hook", args: []string{"-hook", "up"}, code: 2, stderr: `classify: -hook "up": want ingress or egress`, noStdout: true},
 		{name: "egress", args: []string{"-hook", "egress"}, code: 0, stdout: "hook: clsact egress of ifindex 2"},
-		{name: "bad_filter", args: []string{"-filter", "bytecode"}, code: 1, stderr: `classify: filter 1: token 1 "bytecode": missing program`, noStdout: true},
+		{name: "bad_filter", args: []string{"-filter", "bytecode"}, code: 1, stderr: `classify: filter 1: token 1 "bytecode": Command line is not complete`, noStdout: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -238,34 +238,35 @@ func TestSpecErrors(t *testing.T) {
 	}{
 		{"empty", "", "filter 1: empty filter spec", syscall.EINVAL},
 		{"unterminated_quote", `bytecode "1,6 0 0 0`, `filter 1: unterminated " quote at byte 10`, syscall.EINVAL},
-		{"unknown_option", `bytcode "1,6 0 0 0"`, `filter 1: token 1 "bytcode": unknown option`, syscall.EINVAL},
-		{"no_program", `classid 1:1`, "filter 1: no program: give bytecode or bytecode-file", syscall.EINVAL},
-		{"duplicate_program", `bc "1,6 0 0 0" bc "1,6 0 0 0"`, `filter 1: token 3 "bc": duplicate program`, syscall.EINVAL},
-		{"bad_bytecode_count", `bytecode "2,6 0 0 0"`, `filter 1: token 2 "2,6 0 0 0": bad bytecode: cbpf: bytecode: Parsed program length is less than encoded length parameter!`, syscall.EINVAL},
-		{"bad_bytecode_insn", `bytecode "1,6 x 0 0"`, `filter 1: token 2 "1,6 x 0 0": bad bytecode: cbpf: bytecode: Error at instruction 0!`, syscall.EINVAL},
-		{"bad_bytecode_file", `bytecode-file big.bpf`, `filter 1: token 2 "big.bpf": bad bytecode-file`, syscall.EINVAL},
-		{"missing_bytecode_file", `bcf none.bpf`, `filter 1: token 2 "none.bpf": bad bcf: none.bpf: no such file`, syscall.ENOENT},
-		{"bad_classid", `bc "1,6 0 0 0" classid 1:10000`, `filter 1: token 4 "1:10000": illegal classid`, syscall.EINVAL},
-		{"classid_missing_arg", `bc "1,6 0 0 0" classid`, `filter 1: token 3 "classid": missing classid`, syscall.EINVAL},
-		{"bad_protocol", `protocol ipx bc "1,6 0 0 0"`, `filter 1: token 2 "ipx": unknown protocol`, syscall.EINVAL},
-		{"protocol_too_big", `protocol 0x10000 bc "1,6 0 0 0"`, `filter 1: token 2 "0x10000": unknown protocol`, syscall.EINVAL},
-		{"pref_zero", `pref 0 bc "1,6 0 0 0"`, `filter 1: token 2 "0": illegal preference`, syscall.EINVAL},
-		{"pref_too_big", `pref 65536 bc "1,6 0 0 0"`, `filter 1: token 2 "65536": illegal preference`, syscall.EINVAL},
-		{"bad_handle", `handle 1:2 bc "1,6 0 0 0"`, `filter 1: token 2 "1:2": illegal filter handle`, syscall.EINVAL},
+		{"unknown_option", `bytcode "1,6 0 0 0"`, `filter 1: token 1 "bytcode": What mode is "bytcode"?`, syscall.EINVAL},
+		{"unknown_option_after_program", `bc "1,6 0 0 0" flowid 1:1 bytcode`, `filter 1: token 5 "bytcode": What is "bytcode"?`, syscall.EINVAL},
+		{"no_program", `classid 1:1`, "filter 1: bpf needs a program", syscall.EINVAL},
+		{"duplicate_program", `bc "1,6 0 0 0" bc "1,6 0 0 0"`, `filter 1: token 3 "bc": What is "bc"?`, syscall.EINVAL},
+		{"bad_bytecode_count", `bytecode "2,6 0 0 0"`, `filter 1: token 2 "2,6 0 0 0": Illegal "bytecode": cbpf: bytecode: Parsed program length is less than encoded length parameter!`, syscall.EINVAL},
+		{"bad_bytecode_insn", `bytecode "1,6 x 0 0"`, `filter 1: token 2 "1,6 x 0 0": Illegal "bytecode": cbpf: bytecode: Error at instruction 0!`, syscall.EINVAL},
+		{"bad_bytecode_file", `bytecode-file big.bpf`, `filter 1: token 2 "big.bpf": Illegal "bytecode-file"`, syscall.EINVAL},
+		{"missing_bytecode_file", `bcf none.bpf`, `filter 1: token 2 "none.bpf": Cannot read bytecode-file: none.bpf: no such file`, syscall.ENOENT},
+		{"bad_classid", `bc "1,6 0 0 0" classid 1:10000`, `filter 1: token 4 "1:10000": Illegal "classid"`, syscall.EINVAL},
+		{"classid_missing_arg", `bc "1,6 0 0 0" classid`, `filter 1: token 3 "classid": Command line is not complete`, syscall.EINVAL},
+		{"bad_protocol", `protocol ipx4 bc "1,6 0 0 0"`, `filter 1: token 2 "ipx4": invalid protocol`, syscall.EINVAL},
+		{"protocol_too_big", `protocol 0x10000 bc "1,6 0 0 0"`, `filter 1: token 2 "0x10000": invalid protocol`, syscall.EINVAL},
+		{"pref_too_big", `pref 65536 bc "1,6 0 0 0"`, `filter 1: token 2 "65536": invalid priority value`, syscall.EINVAL},
+		{"bad_handle", `handle 1:2 bc "1,6 0 0 0"`, `filter 1: token 2 "1:2": Illegal "handle"`, syscall.EINVAL},
 		{"other_chain", `chain 1 bc "1,6 0 0 0"`, `filter 1: token 2 "1": only chain 0 is modelled`, syscall.EINVAL},
-		{"ebpf_object", `obj prog.o sec classifier`, `filter 1: token 1 "obj": eBPF objects are not supported by this example yet`, syscall.EOPNOTSUPP},
-		{"action_missing", `bc "1,6 0 0 0" action`, `filter 1: token 3 "action": missing action`, syscall.EINVAL},
-		{"action_mirred", `bc "1,6 0 0 0" action mirred egress redirect dev eth1`, `filter 1: token 4 "mirred": action kind not supported by this example yet (only gact)`, syscall.EOPNOTSUPP},
-		{"action_unknown", `bc "1,6 0 0 0" action bogus`, `filter 1: token 4 "bogus": bad action control: parse verdict "bogus": bad action type "bogus"`, syscall.EINVAL},
-		{"action_gact_no_control", `bc "1,6 0 0 0" action gact`, `filter 1: token 5 "": bad action control: parse verdict "": missing control action`, syscall.EINVAL},
-		{"action_goto_chain", `bc "1,6 0 0 0" action goto chain 1`, `filter 1: token 4 "goto": bad action control: parse verdict "goto chain 1": goto chain: only chain 0 is modelled`, syscall.EINVAL},
-		{"action_random_type", `bc "1,6 0 0 0" action pass random foo drop 5`, `filter 1: token 6 "foo": random type must be netrand or determ`, syscall.EINVAL},
-		{"action_random_short", `bc "1,6 0 0 0" action pass random netrand drop`, `filter 1: token 5 "random": random needs a type, a control action and a value`, syscall.EINVAL},
-		{"action_random_value", `bc "1,6 0 0 0" action pass random netrand drop 70000`, `filter 1: token 8 "70000": illegal random value`, syscall.EINVAL},
-		{"action_index", `bc "1,6 0 0 0" action drop index x`, `filter 1: token 6 "x": illegal index`, syscall.EINVAL},
-		{"action_index_missing", `bc "1,6 0 0 0" action drop index`, `filter 1: token 5 "index": missing index`, syscall.EINVAL},
-		{"police", `bc "1,6 0 0 0" police rate 1mbit burst 10k`, `filter 1: token 3 "police": police is not supported by this example yet`, syscall.EOPNOTSUPP},
-		{"count_below_program", `bc "1,6 0 0 0,6 0 0 0" pref 1`, `token 2 "1,6 0 0 0,6 0 0 0": bad bc: cbpf: bytecode: Real program length exceeds encoded length parameter!`, syscall.EINVAL},
+		{"ebpf_object", `obj prog.o sec classifier`, `filter 1: token 2 "prog.o": eBPF objects cannot be loaded yet`, syscall.EOPNOTSUPP},
+		{"action_missing", `bc "1,6 0 0 0" action`, `filter 1: token 3 "action": Command line is not complete`, syscall.EINVAL},
+		{"action_unknown_device", `bc "1,6 0 0 0" action mirred egress redirect dev eth9`, `filter 1: token 8 "eth9": Cannot find device "eth9"`, syscall.ENODEV},
+		{"action_other_kind", `bc "1,6 0 0 0" action pedit ex munge ip ttl set 1`, `filter 1: token 4 "pedit": action kind "pedit" is not supported`, syscall.EOPNOTSUPP},
+		{"action_unknown", `bc "1,6 0 0 0" action bogus`, `filter 1: token 4 "bogus": Bad action type bogus`, syscall.EINVAL},
+		{"action_gact_no_control", `bc "1,6 0 0 0" action gact`, `filter 1: token 4 "gact": Command line is not complete`, syscall.EINVAL},
+		{"action_goto_chain", `bc "1,6 0 0 0" action goto chain 1`, `filter 1: token 4 "goto": goto chain: only chain 0 is modelled`, syscall.EINVAL},
+		{"action_random_type", `bc "1,6 0 0 0" action pass random foo drop 5`, `filter 1: token 6 "foo": Illegal "random type"`, syscall.EINVAL},
+		{"action_random_short", `bc "1,6 0 0 0" action pass random netrand drop`, `filter 1: token 7 "drop": random needs a value`, syscall.EINVAL},
+		{"action_random_value", `bc "1,6 0 0 0" action pass random netrand drop 70000`, `filter 1: token 8 "70000": Illegal probability val`, syscall.EINVAL},
+		{"action_index", `bc "1,6 0 0 0" action drop index x`, `filter 1: token 6 "x": Illegal "index"`, syscall.EINVAL},
+		{"action_index_missing", `bc "1,6 0 0 0" action drop index`, `filter 1: token 5 "index": Command line is not complete`, syscall.EINVAL},
+		{"police_without_burst", `bc "1,6 0 0 0" police rate 1mbit`, `'burst' requires 'rate'.`, syscall.EINVAL},
+		{"count_below_program", `bc "1,6 0 0 0,6 0 0 0" pref 1`, `token 2 "1,6 0 0 0,6 0 0 0": Illegal "bytecode": cbpf: bytecode: Real program length exceeds encoded length parameter!`, syscall.EINVAL},
 		{"checker_rejects_no_ret", `pref 1 bc "1,40 0 0 12"`, "filter 1: refused: cbpf: check: ", syscall.EINVAL},
 		{"skip_sw_without_offload", `pref 1 bc "1,6 0 0 0" skip_sw`, "filter 1: refused: ", syscall.EOPNOTSUPP},
 		{"both_skip_flags", `pref 1 bc "1,6 0 0 0" skip_sw skip_hw`, "filter 1: refused: ", syscall.EINVAL},
@@ -365,7 +366,7 @@ func TestFilterFileErrors(t *testing.T) {
 		msg  string
 	}{
 		{"empty", "# nothing\n\n", "f.txt: no filter specs in file"},
-		{"bad_line", "# ok\npref 1 bc \"1,6 0 0 0\"\n\npref 2 bogus\n", `f.txt:4: token 3 "bogus": unknown option`},
+		{"bad_line", "# ok\npref 1 bc \"1,6 0 0 0\"\n\npref 2 bogus\n", `f.txt:4: token 3 "bogus": What mode is "bogus"?`},
 		{"refused_line", "# ok\npref 1 bc \"1,6 0 0 0\"\n\npref 2 bc \"1,40 0 0 12\"\n", `f.txt:4: refused: cbpf: check: `},
 	}
 	for _, tt := range tests {
@@ -464,26 +465,6 @@ func TestDefaultFiltersMatchTcpdump(t *testing.T) {
 	}
 }
 
-func TestTokenize(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []string
-	}{
-		{"", nil},
-		{"  a  b\tc\n", []string{"a", "b", "c"}},
-		{`bytecode "1,6 0 0 0" classid 1:1`, []string{"bytecode", "1,6 0 0 0", "classid", "1:1"}},
-		{`a'b c'd "" x`, []string{"ab cd", "", "x"}},
-		{`'"'`, []string{`"`}},
-	}
-	for _, tt := range tests {
-		got, err := tokenize(tt.in)
-		require.NoError(t, err, tt.in)
-		assert.Equal(t, tt.want, got, tt.in)
-	}
-	_, err := tokenize(`a 'b`)
-	assert.EqualError(t, err, "unterminated ' quote at byte 3")
-}
-
 // FuzzSpec: the spec parser never panics, and an accepted spec has a
 // program.
 func FuzzSpec(f *testing.F) {
@@ -496,10 +477,10 @@ func FuzzSpec(f *testing.F) {
 	fs := files{"x.bpf": []byte("1\n6 0 0 0\n")}
 	f.Fuzz(func(t *testing.T, spec string) {
 		got, err := parseSpec("f", spec, fs.read)
-		if err == nil && len(got.raw) == 0 {
+		if err == nil && (got.f == nil || len(got.f.Bytecode) == 0) {
 			t.Fatalf("accepted %q without a program", spec)
 		}
-		if err != nil && got.raw != nil {
+		if err != nil && got.f != nil {
 			t.Fatalf("refused %q but returned a program", spec)
 		}
 	})
@@ -552,4 +533,28 @@ func TestActions(t *testing.T) {
 		assert.Contains(t, out, want)
 	}
 	assert.NotContains(t, out, "\n1:1 ", "dropped frames reach no class")
+}
+
+// TestMirredAndPolice: tc's mirred and legacy police configure the
+// command as they configure tc. ARP frames are redirected to eth1 (the
+// forwarder counts them, the verdict is stolen), the rest pass a police
+// whose bucket holds them all, and the filters print as tc shows them.
+func TestMirredAndPolice(t *testing.T) {
+	specs := []string{
+		`pref 1 bpf bytecode "4,40 0 0 12,21 0 1 2054,6 0 0 4294967295,6 0 0 0" action mirred egress redirect dev eth1 cookie 0a0b`,
+		`pref 2 bpf bytecode "1,6 0 0 4294967295" classid 1:1 police rate 1gbit burst 1m mtu 64k conform-exceed drop/pass`,
+	}
+	out, err := runClassify(t, options{filters: specs}, nil)
+	require.NoError(t, err)
+	for _, want := range []string{
+		"filter parent ffff:fff2 protocol all pref 1 bpf chain 0 handle 0x1 not_in_hw bytecode '4,40 0 0 12,21 0 1 2054,6 0 0 4294967295,6 0 0 0'\n\taction order 1: mirred (Egress Redirect to device eth1) stolen\n",
+		"\tcookie 0a0b\n",
+		"filter parent ffff:fff2 protocol all pref 2 bpf chain 0 handle 0x1 flowid 1:1 not_in_hw bytecode '1,6 0 0 4294967295'\n police 0x1 rate 1Gbit burst 1Mb mtu 64Kb action drop overhead 0b \n\tref 1 bind 1\n",
+		"\nstolen                   3\n",
+		"\nredirect egress to eth1            3\n",
+	} {
+		assert.Contains(t, out, want)
+	}
+	assert.Contains(t, out, "\n1:1                    126 ")
+	assert.NotContains(t, out, "\nnone ", "redirected frames reach no class")
 }
