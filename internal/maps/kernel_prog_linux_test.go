@@ -21,8 +21,8 @@ import (
 // SCHED_CLS program in the kernel (BPF_PROG_TEST_RUN) that calls the map
 // helper with constant arguments and returns what the helper returned, and
 // runs the same operation through the program-side methods here. The test
-// thread is pinned to CPU 0 so that per-CPU maps use CPU 0's values in the
-// kernel and slot 0 here.
+// thread is pinned to one CPU, the lowest it may use, so that per-CPU maps
+// use that CPU's values in the kernel and the slot of the same number here.
 
 // progSeed varies the generated operations (CLSBPF_MAPS_DIFF_SEED).
 var progSeed uint64 = 5
@@ -111,12 +111,12 @@ func opProgram(fd int, op progOp, vs int) asm.Instructions {
 	return insns
 }
 
-// ourOp runs op on slot 0 and returns what the kernel program returns.
-func ourOp(m Map, op progOp) uint32 {
+// ourOp runs op on slot and returns what the kernel program returns.
+func ourOp(m Map, op progOp, slot uint32) uint32 {
 	neg := func(e syscall.Errno) uint32 { return uint32(-int32(e)) }
 	switch op.kind {
 	case "update":
-		return neg(m.Update(op.key, op.value, op.flags, 0))
+		return neg(m.Update(op.key, op.value, op.flags, slot))
 	case "delete":
 		return neg(m.Delete(op.key))
 	case "push":
@@ -134,7 +134,7 @@ func ourOp(m Map, op progOp) uint32 {
 		}
 		return 0x100 | uint32(out[0])
 	default:
-		p := m.Lookup(op.key, 0)
+		p := m.Lookup(op.key, slot)
 		if p == nil {
 			return nullRet
 		}
@@ -142,18 +142,25 @@ func ourOp(m Map, op progOp) uint32 {
 	}
 }
 
-// pinCPU0 runs the calling goroutine's thread on CPU 0 until the test
-// ends, then restores the thread's affinity.
-func pinCPU0(t *testing.T) {
+// pinCPU runs the calling goroutine's thread on the lowest CPU it may use
+// until the test ends, restores the thread's affinity then, and returns
+// the CPU.
+func pinCPU(t *testing.T) uint32 {
 	runtime.LockOSThread()
 	var old, set unix.CPUSet
 	require.NoError(t, unix.SchedGetaffinity(0, &old))
-	set.Set(0)
+	cpu := 0
+	for !old.IsSet(cpu) {
+		cpu++
+		require.Less(t, cpu, 1024, "no CPU in the affinity mask")
+	}
+	set.Set(cpu)
 	require.NoError(t, unix.SchedSetaffinity(0, &set))
 	t.Cleanup(func() {
 		unix.SchedSetaffinity(0, &old)
 		runtime.UnlockOSThread()
 	})
+	return uint32(cpu)
 }
 
 // TestKernelProgramSide compares generated program-side operations (the
@@ -191,7 +198,7 @@ func TestKernelProgramSide(t *testing.T) {
 	total := 0
 	for ci, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			pinCPU0(t) // each subtest runs on a goroutine of its own
+			slot := pinCPU(t) // each subtest runs on a goroutine of its own
 			km, err := ciliumebpf.NewMap(&ciliumebpf.MapSpec{Type: ciliumebpf.MapType(tc.spec.Type), KeySize: tc.spec.KeySize,
 				ValueSize: tc.spec.ValueSize, MaxEntries: tc.spec.MaxEntries, Flags: tc.spec.Flags})
 			require.NoError(t, err)
@@ -221,7 +228,7 @@ func TestKernelProgramSide(t *testing.T) {
 				ret, err := prog.Run(&ciliumebpf.RunOptions{Data: make([]byte, 64)})
 				prog.Close()
 				require.NoError(t, err)
-				got := ourOp(our, op)
+				got := ourOp(our, op, slot)
 				require.Equal(t, fmt.Sprintf("%#x", ret), fmt.Sprintf("%#x", got), "op %d: %s key %x value %x flags %d", i, op.kind, op.key, op.value, op.flags)
 				total++
 			}
