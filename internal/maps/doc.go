@@ -14,6 +14,8 @@
 // rings of max_entries + 1 slots; ring buffers keep the kernel's positions
 // and record headers; prog arrays, perf event arrays and arrays of maps
 // hold objects. Per-CPU storage has one value per execution slot.
+// SysBatch runs the four batch commands with the kernel's per-type
+// semantics, and Freeze is BPF_MAP_FREEZE.
 //
 // Value memory comes from package atomicmem and every access to it goes
 // through that package, so programs (plain and atomic accesses) and Go
