@@ -50,8 +50,8 @@ type Stats struct {
 	Packets    uint64
 	Drops      uint64
 	Overlimits uint64
-	// HWBytes and HWPackets are the part counted by hardware (always 0 in
-	// software).
+	// HWBytes and HWPackets are the part counted by hardware, as drivers
+	// report it through Chain.UpdateHWStats (0 without offload).
 	HWBytes   uint64
 	HWPackets uint64
 	Installed int64
@@ -126,6 +126,8 @@ type Common struct {
 	packets    atomic.Uint64
 	drops      atomic.Uint64
 	overlimits atomic.Uint64
+	hwBytes    atomic.Uint64
+	hwPackets  atomic.Uint64
 }
 
 // Gen returns c itself; embedding Common gives every action this method.
@@ -166,6 +168,8 @@ func (c *Common) Stats() Stats {
 		Packets:    c.packets.Load(),
 		Drops:      c.drops.Load(),
 		Overlimits: c.overlimits.Load(),
+		HWBytes:    c.hwBytes.Load(),
+		HWPackets:  c.hwPackets.Load(),
 		Installed:  c.install,
 		LastUse:    c.lastuse.Load(),
 		FirstUse:   c.firstuse.Load(),
