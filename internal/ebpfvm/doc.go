@@ -81,11 +81,16 @@
 // does not check) is not checked either, and is compiled to a trap. It
 // is a dataflow over register kinds and constants joined where paths
 // meet, not the kernel's path-by-path exploration, so it may reject a
-// program whose correctness depends on path correlation; and it tracks
-// no value ranges, so it accepts packet and map accesses the kernel would
-// want bounds checks for, trapping them at run time instead (likewise
-// loops the kernel finds infinite and programs beyond its complexity
-// limit). TestMutantsLikeKernel measures the agreement on mutated
+// program whose correctness depends on path correlation. Direct packet
+// access is checked as the kernel checks it: a comparison of a packet
+// pointer with data_end proves a range for every pointer of the same
+// base, and an access outside what every path proved is refused (EACCES
+// "invalid access to packet"). Beyond that it tracks no value ranges: it
+// accepts accesses through pointers whose offset it lost (spilled and
+// reloaded, or joined from different offsets), map value accesses and
+// variable stack offsets the kernel would want bounded, trapping them at
+// run time instead, and likewise loops the kernel finds infinite and
+// programs beyond its complexity limit. TestMutantsLikeKernel measures the agreement on mutated
 // programs. ProfileRFC relaxes the Linux-only rules for the conformance
 // suite.
 //

@@ -445,11 +445,26 @@ func (g *progGen) packet(c genCtx) []I {
 		ldx(uapi.BPF_W, 3, rCtx, uapi.SKB_OFF_DATA_END),
 		mov64X(4, 2),
 		aluK(uapi.BPF_ALU64, uapi.BPF_ADD, 4, int32(n)),
-		jmpX(uapi.BPF_JMP, uapi.BPF_JGT, 4, 3, int16(len(body))),
+		g.boundsJump(int16(len(body))),
 	}
 	p = append(p, body...)
 	// Back to scalars: the registers must not stay packet pointers.
 	return append(p, mov64K(2, g.imm()), mov64K(3, g.imm()), mov64K(4, g.imm()))
+}
+
+// boundsJump skips off instructions unless R4 (data + n) <= R3
+// (data_end), in one of the four forms whose fallthrough is the checked
+// path.
+func (g *progGen) boundsJump(off int16) I {
+	switch g.r.IntN(4) {
+	case 0:
+		return jmpX(uapi.BPF_JMP, uapi.BPF_JGE, 4, 3, off) // if r4 >= r3 goto skip
+	case 1:
+		return jmpX(uapi.BPF_JMP, uapi.BPF_JLT, 3, 4, off) // if r3 < r4 goto skip
+	case 2:
+		return jmpX(uapi.BPF_JMP, uapi.BPF_JLE, 3, 4, off) // if r3 <= r4 goto skip
+	}
+	return jmpX(uapi.BPF_JMP, uapi.BPF_JGT, 4, 3, off) // if r4 > r3 goto skip
 }
 
 func (g *progGen) ldAbs(c genCtx) []I {

@@ -103,9 +103,11 @@ func TestRun(t *testing.T) {
 		{
 			name: "packet_read_past_end_faults",
 			prog: []I{
-				ldx(uapi.BPF_W, 2, 1, 76),  // r2 = skb->data
-				ldx(uapi.BPF_W, 0, 2, 200), // r0 = *(u32 *)(r2 + 200), unchecked
-				exit(),                     // exit
+				ldx(uapi.BPF_W, 2, 1, 76),   // r2 = skb->data
+				stx(uapi.BPF_DW, 10, 2, -8), // *(u64 *)(r10 - 8) = r2
+				ldx(uapi.BPF_DW, 2, 10, -8), // r2 = *(u64 *)(r10 - 8), its range forgotten
+				ldx(uapi.BPF_W, 0, 2, 200),  // r0 = *(u32 *)(r2 + 200), past the end
+				exit(),                      // exit
 			},
 			wantErr: ebpfvm.ErrMemAccess,
 		},

@@ -62,10 +62,12 @@ func (k kindID) isPtr() bool { return k >= kCtx && k != kAny }
 // a kStack pointer from its frame's R10 when known is set.
 type reg struct {
 	k     kindID
-	known bool   // kStack: off is known
-	off   int32  // kStack: offset from the frame's R10
+	known bool   // kStack, kPkt: off is known
+	off   int32  // kStack: offset from the frame's R10; kPkt: from the base id
 	cst   bool   // kScalar: the value is the constant val
 	val   uint64 // kScalar: the constant
+	id    uint32 // kPkt: 0 = data itself, i+1 = data plus a variable added at insn i
+	rng   int32  // kPkt: bytes from the base proven to be inside the packet
 }
 
 const nSlots = frameSize / 8
@@ -86,6 +88,10 @@ func joinReg(a, b reg) reg {
 	}
 	if a.k != b.k {
 		return reg{k: kAny}
+	}
+	if a.k == kPkt && a.known && b.known && a.id == b.id && a.off == b.off {
+		// What both paths proved.
+		return reg{k: kPkt, known: true, id: a.id, off: a.off, rng: min(a.rng, b.rng)}
 	}
 	return reg{k: a.k} // same kind, different offsets or constants
 }
@@ -134,6 +140,7 @@ type aux struct {
 }
 
 type verifier struct {
+	cur      uint32 // instruction step is working on
 	p        *Program
 	insns    []Instruction
 	prof     Profile
@@ -566,6 +573,7 @@ func setAll(out []vstate, r uint8, g reg) {
 // states into out (one per successor, pre-filled with s). With check set
 // it also reports violations and records what the compiler needs.
 func (v *verifier) step(i int, s *vstate, out []vstate, check bool) error {
+	v.cur = uint32(i)
 	in := v.insns[i]
 	cls := in.Op & 0x07
 	condJump := (cls == uapi.BPF_JMP || cls == uapi.BPF_JMP32) && in.Op&0xf0 != uapi.BPF_JA &&
@@ -725,6 +733,9 @@ func (v *verifier) memAccess(i int, s *vstate, base uint8, off int32, size uint3
 		if check {
 			v.aux[i].ctx, v.aux[i].isCtx = a, true
 		}
+		if a.kind == kPkt {
+			return reg{k: kPkt, known: true}, nil // data: offset 0, nothing proven yet
+		}
 		return reg{k: a.kind}, nil
 	case kStack:
 		if b.known {
@@ -748,6 +759,18 @@ func (v *verifier) memAccess(i int, s *vstate, base uint8, off int32, size uint3
 	case kPkt, kPktMeta:
 		if atomic && check {
 			return reg{}, verr(i, syscall.EACCES, "BPF_ATOMIC stores into R%d pkt is not allowed", base)
+		}
+		if check && b.k == kPkt && b.known {
+			// check_packet_access: the bytes must lie inside the range a
+			// comparison with data_end proved on every path here.
+			at := int64(b.off) + int64(off)
+			if at < 0 || at+int64(size) > int64(b.rng) || at+int64(size) > uapi.MAX_PACKET_OFF {
+				return reg{}, verr(i, syscall.EACCES, "invalid access to packet, off=%d size=%d, R%d(id=%d,off=%d,r=%d)", off, size, base, b.id, b.off, b.rng)
+			}
+		}
+		if !write && size == 8 {
+			// A spilled packet pointer may come back; nothing is known.
+			return reg{k: kScalar}, nil
 		}
 		return reg{k: kScalar}, nil
 	case kMem, kMapValue, kMapValueOrNull:
@@ -975,6 +998,27 @@ func (v *verifier) ptrOffset(ptr, off reg, x, sub bool) reg {
 			}
 		}
 		return reg{k: kStack}
+	case kPkt:
+		if !ptr.known {
+			return reg{k: kPkt}
+		}
+		if off.k == kScalar && off.cst {
+			d := int64(off.val)
+			if !x {
+				d = int64(int32(off.val))
+			}
+			if sub {
+				d = -d
+			}
+			o := int64(ptr.off) + d
+			if o >= -1<<20 && o <= 1<<20 {
+				return reg{k: kPkt, known: true, id: ptr.id, off: int32(o), rng: ptr.rng}
+			}
+			return reg{k: kPkt}
+		}
+		// A variable offset starts a new base with nothing proven
+		// (the kernel gives the pointer a fresh id).
+		return reg{k: kPkt, known: true, id: v.cur + 1}
 	case kPktEnd, kMapHandle, kMapValueOrNull, kFunc:
 		return reg{k: kAny}
 	}
@@ -1034,6 +1078,9 @@ func (v *verifier) stepJump(i int, in Instruction, s *vstate, out []vstate, chec
 		}
 		return nil
 	}
+	if in.Op&0x07 == uapi.BPF_JMP && in.Op&uapi.BPF_X != 0 && len(out) == 2 {
+		v.pktRange(in, s, out)
+	}
 	// Null checks turn map_value_or_null into map_value on the non-null
 	// edge, as mark_ptr_or_null_regs does.
 	if in.Op&0x07 == uapi.BPF_JMP && in.Op&uapi.BPF_X == 0 && in.Imm == 0 && s.regs[in.Dst].k == kMapValueOrNull && len(out) == 2 {
@@ -1047,6 +1094,58 @@ func (v *verifier) stepJump(i int, in Instruction, s *vstate, out []vstate, chec
 		}
 	}
 	return nil
+}
+
+// pktRange applies a comparison of a packet pointer with data_end
+// (find_good_pkt_pointers): on the edge where the pointer is at most
+// data_end, every packet pointer of the same base has its offset proven
+// (one more byte when the comparison is strict).
+func (v *verifier) pktRange(in Instruction, s *vstate, out []vstate) {
+	a, b := s.regs[in.Dst], s.regs[in.Src]
+	var p reg
+	var edge, open int // which successor (0 fallthrough, 1 target); strict comparison
+	switch {
+	case a.k == kPkt && a.known && b.k == kPktEnd:
+		p = a
+		switch in.Op & 0xf0 {
+		case uapi.BPF_JGT: // pkt > end: fallthrough has pkt <= end
+			edge, open = 0, 0
+		case uapi.BPF_JGE: // pkt >= end: fallthrough has pkt < end
+			edge, open = 0, 1
+		case uapi.BPF_JLT:
+			edge, open = 1, 1
+		case uapi.BPF_JLE:
+			edge, open = 1, 0
+		default:
+			return
+		}
+	case b.k == kPkt && b.known && a.k == kPktEnd:
+		p = b
+		switch in.Op & 0xf0 {
+		case uapi.BPF_JGT: // end > pkt: target has pkt < end
+			edge, open = 1, 1
+		case uapi.BPF_JGE:
+			edge, open = 1, 0
+		case uapi.BPF_JLT: // end < pkt: fallthrough has pkt <= end
+			edge, open = 0, 0
+		case uapi.BPF_JLE:
+			edge, open = 0, 1
+		default:
+			return
+		}
+	default:
+		return
+	}
+	if p.off < 0 || (p.off == 0 && open == 1) {
+		return
+	}
+	r := p.off + int32(open)
+	o := &out[edge]
+	for k := range o.regs {
+		if g := &o.regs[k]; g.k == kPkt && g.known && g.id == p.id && g.rng < r {
+			g.rng = r
+		}
+	}
 }
 
 func (v *verifier) requeueCalls(sub int) {

@@ -439,6 +439,43 @@ func rejectCases(t testing.TB) []rejectCase {
 			errno: syscall.EINVAL, index: 3,
 		},
 		{
+			name: "packet_access_unchecked",
+			prog: []I{
+				ldx(uapi.BPF_W, 2, 1, 76), // r2 = skb->data
+				ldx(uapi.BPF_B, 0, 2, 0),  // r0 = *(u8 *)(r2 + 0)
+				exit(),                    // exit
+			},
+			errno: syscall.EACCES, index: 1,
+		},
+		{
+			name: "packet_access_beyond_check",
+			prog: []I{
+				ldx(uapi.BPF_W, 2, 1, 76),                 // r2 = skb->data
+				ldx(uapi.BPF_W, 3, 1, 80),                 // r3 = skb->data_end
+				mov64X(4, 2),                              // r4 = r2
+				aluK(uapi.BPF_ALU64, uapi.BPF_ADD, 4, 14), // r4 += 14
+				mov64K(0, 0),                              // r0 = 0
+				jmpX(uapi.BPF_JMP, uapi.BPF_JGT, 4, 3, 1), // if r4 > r3 goto out
+				ldx(uapi.BPF_H, 0, 2, 13),                 // r0 = *(u16 *)(r2 + 13), one byte too far
+				exit(),                                    // out: exit
+			},
+			errno: syscall.EACCES, index: 6,
+		},
+		{
+			name: "packet_access_on_unchecked_edge",
+			prog: []I{
+				ldx(uapi.BPF_W, 2, 1, 76),                 // r2 = skb->data
+				ldx(uapi.BPF_W, 3, 1, 80),                 // r3 = skb->data_end
+				mov64X(4, 2),                              // r4 = r2
+				aluK(uapi.BPF_ALU64, uapi.BPF_ADD, 4, 14), // r4 += 14
+				mov64K(0, 0),                              // r0 = 0
+				jmpX(uapi.BPF_JMP, uapi.BPF_JLE, 4, 3, 1), // if r4 <= r3 goto out
+				ldx(uapi.BPF_B, 0, 2, 0),                  // r0 = *(u8 *)(r2 + 0) on the short path
+				exit(),                                    // out: exit
+			},
+			errno: syscall.EACCES, index: 6,
+		},
+		{
 			name: "jump_into_other_subprogram",
 			prog: []I{
 				mov64K(0, 0), // r0 = 0
