@@ -57,7 +57,11 @@ func (g *goldenWriter) newMap(name string, s Spec, slots int) {
 	if g == nil {
 		return
 	}
-	g.lines = append(g.lines, fmt.Sprintf("map %s %d %d %d %d %d %d", name, s.Type, s.KeySize, s.ValueSize, s.MaxEntries, s.Flags, slots))
+	inner := 0
+	if s.Inner != nil {
+		inner = 1
+	}
+	g.lines = append(g.lines, fmt.Sprintf("map %s %d %d %d %d %d %d %d", name, s.Type, s.KeySize, s.ValueSize, s.MaxEntries, s.Flags, slots, inner))
 }
 
 // op records one operation: its kind, key, value (input) and flags, and
@@ -79,7 +83,8 @@ func (g *goldenWriter) write(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Dir(goldenFile), 0o755))
 	head := "# Answers of the running kernel to generated BPF_MAP_* syscalls, written by\n" +
 		"# go test ./internal/maps -run TestKernelDifferential -update-golden\n" +
-		"# map NAME TYPE KEY_SIZE VALUE_SIZE MAX_ENTRIES FLAGS SLOTS\n" +
+		"# map NAME TYPE KEY_SIZE VALUE_SIZE MAX_ENTRIES FLAGS SLOTS INNER\n" +
+		"# (INNER 1: a map-in-map of 4-byte single-entry arrays)\n" +
 		"# op KIND KEY VALUE FLAGS ERRNO OUTPUT\n"
 	require.NoError(t, os.WriteFile(goldenFile, []byte(head+strings.Join(g.lines, "\n")+"\n"), 0o644))
 }
@@ -123,15 +128,18 @@ func TestGoldenKernelAnswers(t *testing.T) {
 		}
 		switch fields[0] {
 		case "map":
-			require.Len(t, fields, 8, "%s:%d", goldenFile, line)
-			n := make([]uint64, 6)
+			require.Len(t, fields, 9, "%s:%d", goldenFile, line)
+			n := make([]uint64, 7)
 			for i := range n {
 				n[i], err = strconv.ParseUint(fields[2+i], 10, 32)
 				require.NoError(t, err, "%s:%d", goldenFile, line)
 			}
 			name = fields[1]
-			m, err = New(&Spec{Type: Type(n[0]), KeySize: uint32(n[1]), ValueSize: uint32(n[2]), MaxEntries: uint32(n[3]), Flags: uint32(n[4])},
-				Options{Slots: int(n[5])})
+			spec := &Spec{Type: Type(n[0]), KeySize: uint32(n[1]), ValueSize: uint32(n[2]), MaxEntries: uint32(n[3]), Flags: uint32(n[4])}
+			if n[6] == 1 {
+				spec.Inner = &Spec{Type: BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 4, MaxEntries: 1}
+			}
+			m, err = New(spec, Options{Slots: int(n[5])})
 			require.NoError(t, err, "%s:%d", goldenFile, line)
 		case "op":
 			require.Len(t, fields, 7, "%s:%d", goldenFile, line)

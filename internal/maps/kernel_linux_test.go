@@ -179,6 +179,7 @@ var updateFlags = []uint64{BPF_ANY, BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK,
 func TestKernelDifferential(t *testing.T) {
 	requireBPF(t)
 	cpus := possibleCPUs(t)
+	innerArray := Spec{Type: BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 4, MaxEntries: 1}
 	cases := []diffCase{
 		{"hash_u32", Spec{Type: BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 16, Flags: BPF_F_ZERO_SEED}, u32key(24)},
 		{"hash_odd_key_noprealloc", Spec{Type: BPF_MAP_TYPE_HASH, KeySize: 6, ValueSize: 3, MaxEntries: 8, Flags: BPF_F_ZERO_SEED | BPF_F_NO_PREALLOC}, smallKey(6, 12)},
@@ -200,6 +201,8 @@ func TestKernelDifferential(t *testing.T) {
 		// cilium/ebpf clamps a perf event array to the possible CPUs.
 		{"perf_event_array", Spec{Type: BPF_MAP_TYPE_PERF_EVENT_ARRAY, KeySize: 4, ValueSize: 4, MaxEntries: uint32(min(cpus, 4))}, u32key(6)},
 		{"ringbuf", Spec{Type: BPF_MAP_TYPE_RINGBUF, MaxEntries: 4096}, nil},
+		{"array_of_maps", Spec{Type: BPF_MAP_TYPE_ARRAY_OF_MAPS, KeySize: 4, ValueSize: 4, MaxEntries: 3, Inner: &innerArray}, u32key(5)},
+		{"hash_of_maps", Spec{Type: BPF_MAP_TYPE_HASH_OF_MAPS, KeySize: 4, ValueSize: 4, MaxEntries: 3, Flags: BPF_F_ZERO_SEED, Inner: &innerArray}, u32key(5)},
 	}
 	opsPerCase := 160
 	if n := diffOps(); n > 0 {
@@ -214,10 +217,15 @@ func TestKernelDifferential(t *testing.T) {
 	total := 0
 	for ci, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			km, err := ciliumebpf.NewMap(&ciliumebpf.MapSpec{
+			ks := &ciliumebpf.MapSpec{
 				Type: ciliumebpf.MapType(tc.spec.Type), KeySize: tc.spec.KeySize, ValueSize: tc.spec.ValueSize,
 				MaxEntries: tc.spec.MaxEntries, Flags: tc.spec.Flags,
-			})
+			}
+			if in := tc.spec.Inner; in != nil {
+				ks.InnerMap = &ciliumebpf.MapSpec{Type: ciliumebpf.MapType(in.Type), KeySize: in.KeySize,
+					ValueSize: in.ValueSize, MaxEntries: in.MaxEntries, Flags: in.Flags}
+			}
+			km, err := ciliumebpf.NewMap(ks)
 			require.NoError(t, err)
 			defer km.Close()
 			our, err := New(&tc.spec, Options{Slots: cpus})
@@ -260,7 +268,8 @@ func runOps(t *testing.T, tc diffCase, km *ciliumebpf.Map, our Map, r *rand.Rand
 		for i := range v {
 			v[i] = byte(r.Uint32())
 		}
-		if tc.spec.Type == BPF_MAP_TYPE_PROG_ARRAY || tc.spec.Type == BPF_MAP_TYPE_PERF_EVENT_ARRAY {
+		switch tc.spec.Type {
+		case BPF_MAP_TYPE_PROG_ARRAY, BPF_MAP_TYPE_PERF_EVENT_ARRAY, BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS:
 			putLE32(v, 0xffffffff) // not an fd
 		}
 		return v
