@@ -101,9 +101,9 @@ func TestPoison(t *testing.T) {
 		out, err := relocate(t, cs, "poison_field_guarded", tg, nil)
 		require.NoError(t, err)
 		require.Len(t, out, len(in))
-		same(t, asm.Mov.Imm(asm.R2, 0), out[0])                      // r2 = field_exists(old->no_such_field) = 0
-		same(t, poison, out[2])                                      // r0 = old->no_such_field: poisoned
-		same(t, asm.LoadMem(asm.R0, asm.R1, 8, asm.Word), out[4])    // r0 = old->mark at the kernel's offset 8
+		same(t, asm.Mov.Imm(asm.R2, 0), out[0])                   // r2 = field_exists(old->no_such_field) = 0
+		same(t, poison, out[2])                                   // r0 = old->no_such_field: poisoned
+		same(t, asm.LoadMem(asm.R0, asm.R1, 8, asm.Word), out[4]) // r0 = old->mark at the kernel's offset 8
 		assert.Equal(t, asm.LdXClass, in[2].OpCode.Class(), "the input keeps its load")
 	})
 	t.Run("enum_guarded_ldimm64", func(t *testing.T) {

@@ -1,0 +1,364 @@
+package core
+
+// The kernel as the reference for CO-RE: BPF_PROG_LOAD with core_relos
+// makes the kernel apply the object's relocations itself
+// (kernel/bpf/relo_core.c against its own BTF). These tests load each
+// program that way and, beside it, the same program relocated by this
+// package with the kernel's rules, and require the kernel's translated
+// instructions (BPF_OBJ_GET_INFO_BY_FD xlated_prog_insns), its verdict
+// and its run results to be the same.
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"sort"
+	"syscall"
+	"testing"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/clsbpf/clsbpf/internal/kerneltest"
+)
+
+// rawObject is what the kernel needs from an ELF object to relocate one of
+// its programs: raw BTF (with DATASEC sizes filled in, as libbpf does), the
+// program's instruction bytes and its CO-RE records.
+type rawObject struct {
+	btf      []byte
+	sections map[string][]byte
+	symbols  map[string]elf.Symbol
+	secNames []string
+	relos    map[string][]kernelRelo // by section name
+}
+
+// kernelRelo is struct bpf_core_relo.
+type kernelRelo struct {
+	InsnOff, TypeID, AccessStrOff, Kind uint32
+}
+
+func readRawObject(t *testing.T, path string) *rawObject {
+	t.Helper()
+	f, err := elf.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	o := &rawObject{sections: map[string][]byte{}, symbols: map[string]elf.Symbol{}, relos: map[string][]kernelRelo{}}
+	for _, s := range f.Sections {
+		if s.Type == elf.SHT_PROGBITS || s.Name == ".BTF" || s.Name == ".BTF.ext" {
+			b, err := s.Data()
+			require.NoError(t, err)
+			o.sections[s.Name] = b
+		}
+		o.secNames = append(o.secNames, s.Name)
+	}
+	syms, err := f.Symbols()
+	require.NoError(t, err)
+	for _, s := range syms {
+		if elf.ST_TYPE(s.Info) == elf.STT_FUNC {
+			o.symbols[s.Name] = s
+		}
+	}
+	o.btf = fixDatasecs(t, o.sections[".BTF"], o.sections)
+	o.parseExt(t, o.sections[".BTF.ext"])
+	return o
+}
+
+// btfString reads a string of the raw BTF's string section.
+func btfString(raw []byte, off uint32) string {
+	le := binary.LittleEndian
+	hdr := le.Uint32(raw[4:])
+	strOff, strLen := le.Uint32(raw[16:]), le.Uint32(raw[20:])
+	s := raw[hdr+strOff : hdr+strOff+strLen]
+	end := bytes.IndexByte(s[off:], 0)
+	return string(s[off : int(off)+end])
+}
+
+// fixDatasecs sets each DATASEC's size to its ELF section's, as libbpf's
+// btf_fixup_datasec does; the kernel rejects size 0.
+func fixDatasecs(t *testing.T, in []byte, sections map[string][]byte) []byte {
+	t.Helper()
+	raw := bytes.Clone(in)
+	le := binary.LittleEndian
+	hdr := le.Uint32(raw[4:])
+	typeOff, typeLen := le.Uint32(raw[8:]), le.Uint32(raw[12:])
+	p := hdr + typeOff
+	end := p + typeLen
+	for p < end {
+		info := le.Uint32(raw[p+4:])
+		kind, vlen := (info>>24)&0x1f, info&0xffff
+		body := p + 12
+		switch kind {
+		case 1, 14, 17: // INT, VAR, DECL_TAG: one u32
+			body += 4
+		case 3: // ARRAY
+			body += 12
+		case 4, 5: // STRUCT, UNION
+			body += 12 * vlen
+		case 6, 13: // ENUM, FUNC_PROTO
+			body += 8 * vlen
+		case 15: // DATASEC
+			name := btfString(raw, le.Uint32(raw[p:]))
+			if sec, ok := sections[name]; ok && le.Uint32(raw[p+8:]) == 0 {
+				le.PutUint32(raw[p+8:], uint32(len(sec)))
+			}
+			body += 12 * vlen
+		case 19: // ENUM64
+			body += 12 * vlen
+		}
+		p = body
+	}
+	return raw
+}
+
+// parseExt reads the core_relo records of .BTF.ext.
+func (o *rawObject) parseExt(t *testing.T, ext []byte) {
+	t.Helper()
+	le := binary.LittleEndian
+	hdrLen := le.Uint32(ext[4:])
+	require.GreaterOrEqual(t, hdrLen, uint32(32), ".BTF.ext without core_relo")
+	off, n := le.Uint32(ext[24:]), le.Uint32(ext[28:])
+	b := ext[hdrLen+off : hdrLen+off+n]
+	recSize := le.Uint32(b)
+	b = b[4:]
+	for len(b) > 0 {
+		sec := btfString(o.btf, le.Uint32(b))
+		num := le.Uint32(b[4:])
+		b = b[8:]
+		for range num {
+			o.relos[sec] = append(o.relos[sec], kernelRelo{le.Uint32(b), le.Uint32(b[4:]), le.Uint32(b[8:]), le.Uint32(b[12:])})
+			b = b[recSize:]
+		}
+	}
+}
+
+// program returns a function's instruction bytes and its CO-RE records,
+// rebased to the function's start.
+func (o *rawObject) program(t *testing.T, name string) ([]byte, []kernelRelo, string) {
+	t.Helper()
+	sym, ok := o.symbols[name]
+	require.True(t, ok, "symbol %s", name)
+	secName := o.secNames[sym.Section]
+	code := o.sections[secName][sym.Value : sym.Value+sym.Size]
+	var relos []kernelRelo
+	for _, r := range o.relos[secName] {
+		if uint64(r.InsnOff) >= sym.Value && uint64(r.InsnOff) < sym.Value+sym.Size {
+			r.InsnOff -= uint32(sym.Value)
+			relos = append(relos, r)
+		}
+	}
+	return code, relos, secName
+}
+
+func bpfSyscall(cmd uintptr, attr []byte) (int, error) {
+	fd, _, errno := unix.Syscall(unix.SYS_BPF, cmd, uintptr(unsafe.Pointer(&attr[0])), uintptr(len(attr)))
+	runtime.KeepAlive(attr)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(fd), nil
+}
+
+func ptr(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(&b[0]))) }
+
+// loadBTF loads raw BTF into the kernel (BPF_BTF_LOAD).
+func loadBTF(t *testing.T, raw []byte) int {
+	t.Helper()
+	log := make([]byte, 1<<16)
+	attr := make([]byte, 40)
+	le := binary.LittleEndian
+	le.PutUint64(attr[0:], ptr(raw))
+	le.PutUint64(attr[8:], ptr(log))
+	le.PutUint32(attr[16:], uint32(len(raw)))
+	le.PutUint32(attr[20:], uint32(len(log)))
+	le.PutUint32(attr[24:], 1)
+	fd, err := bpfSyscall(unix.BPF_BTF_LOAD, attr)
+	runtime.KeepAlive(raw)
+	runtime.KeepAlive(log)
+	require.NoError(t, err, "BPF_BTF_LOAD: %s", bytes.TrimRight(log, "\x00"))
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
+}
+
+// loadProg is BPF_PROG_LOAD of a SCHED_CLS program with BTF and one
+// func_info record, and the CO-RE records when relos is not empty. It
+// returns the program or the errno and the verifier log.
+func loadProg(t *testing.T, code []byte, btfFD int, funcID btf.TypeID, relos []kernelRelo) (*ebpf.Program, error, string) {
+	t.Helper()
+	prog, err, _ := loadProgLog(t, code, btfFD, funcID, relos, 0)
+	if err == nil {
+		return prog, nil, ""
+	}
+	return loadProgLog(t, code, btfFD, funcID, relos, 1)
+}
+
+func loadProgLog(t *testing.T, code []byte, btfFD int, funcID btf.TypeID, relos []kernelRelo, level uint32) (*ebpf.Program, error, string) {
+	t.Helper()
+	le := binary.LittleEndian
+	license := []byte("GPL\x00")
+	log := make([]byte, 1<<20)
+	if level == 0 {
+		log = log[:1]
+	}
+	funcInfo := make([]byte, 8)
+	le.PutUint32(funcInfo[4:], uint32(funcID))
+	relosRaw := make([]byte, 16*len(relos)+1)
+	for i, r := range relos {
+		le.PutUint32(relosRaw[16*i:], r.InsnOff)
+		le.PutUint32(relosRaw[16*i+4:], r.TypeID)
+		le.PutUint32(relosRaw[16*i+8:], r.AccessStrOff)
+		le.PutUint32(relosRaw[16*i+12:], r.Kind)
+	}
+	attr := make([]byte, 152)
+	le.PutUint32(attr[0:], uint32(ebpf.SchedCLS))
+	le.PutUint32(attr[4:], uint32(len(code)/8))
+	le.PutUint64(attr[8:], ptr(code))
+	le.PutUint64(attr[16:], ptr(license))
+	if level > 0 {
+		le.PutUint32(attr[24:], level)
+		le.PutUint32(attr[28:], uint32(len(log)))
+		le.PutUint64(attr[32:], ptr(log))
+	}
+	le.PutUint32(attr[72:], uint32(btfFD))
+	le.PutUint32(attr[76:], 8)
+	le.PutUint64(attr[80:], ptr(funcInfo))
+	le.PutUint32(attr[88:], 1)
+	if len(relos) > 0 {
+		le.PutUint32(attr[116:], uint32(len(relos)))
+		le.PutUint64(attr[128:], ptr(relosRaw))
+		le.PutUint32(attr[136:], 16)
+	}
+	fd, err := bpfSyscall(unix.BPF_PROG_LOAD, attr)
+	runtime.KeepAlive(code)
+	runtime.KeepAlive(license)
+	runtime.KeepAlive(log)
+	runtime.KeepAlive(funcInfo)
+	runtime.KeepAlive(relosRaw)
+	msg := string(bytes.TrimRight(log, "\x00"))
+	if err != nil {
+		return nil, err, msg
+	}
+	prog, err := ebpf.NewProgramFromFD(fd)
+	require.NoError(t, err)
+	t.Cleanup(func() { prog.Close() })
+	return prog, nil, msg
+}
+
+// xlated returns the kernel's translated instructions of a program.
+func xlated(t *testing.T, prog *ebpf.Program) asm.Instructions {
+	t.Helper()
+	info, err := prog.Info()
+	require.NoError(t, err)
+	insns, err := info.Instructions()
+	require.NoError(t, err)
+	return insns
+}
+
+func runCtx(t *testing.T, prog *ebpf.Program) runOutcome {
+	t.Helper()
+	ctx := make([]byte, 192)
+	binary.LittleEndian.PutUint32(ctx[8:], 0x1234)
+	binary.LittleEndian.PutUint32(ctx[32:], 0x77)
+	out := runOutcome{ctx: make([]byte, 192), data: make([]byte, len(testPacket))}
+	var err error
+	out.ret, err = prog.Run(&ebpf.RunOptions{Data: testPacket, DataOut: out.data, Context: ctx, ContextOut: out.ctx})
+	require.NoError(t, err)
+	return out
+}
+
+// TestKernelCORE is the kernel-differential test of the engine: each test
+// program is relocated by the kernel itself and, with Options.Kernel, by
+// this package against the kernel's full BTF; the kernel must accept or
+// reject both alike (same errno), translate both to the same
+// instructions, and run both to the same results.
+func TestKernelCORE(t *testing.T) {
+	tg := kernelTarget(t)
+	kerneltest.RequireRoot(t)
+	for _, obj := range []string{"kinds.o", "matches.o", "parse.o"} {
+		raw := readRawObject(t, "testdata/"+obj)
+		btfFD := loadBTF(t, raw.btf)
+		cs := object(t, obj)
+		names := make([]string, 0, len(cs.Programs))
+		for name := range cs.Programs {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			t.Run(obj+"/"+name, func(t *testing.T) {
+				code, krelos, _ := raw.program(t, name)
+				fn, err := cs.Types.AnyTypeByName(name)
+				require.NoError(t, err)
+				funcID, err := cs.Types.TypeID(fn)
+				require.NoError(t, err)
+
+				theirs, kerr, klog := loadProg(t, code, btfFD, funcID, krelos)
+
+				mine, err := Apply(cs.Programs[name], cs.Types, tg, &Options{Kernel: true})
+				if kerr != nil && mine == nil {
+					// Both refuse the relocation itself.
+					require.Error(t, err)
+					assert.ErrorIs(t, err, kerr, "errno: kernel %v (%s), ours %v", kerr, lastLine(klog), err)
+					t.Logf("both refuse: kernel %v (%s); ours: %v", kerr, lastLine(klog), err)
+					return
+				}
+				require.NoError(t, err, "kernel log: %s", lastLine(klog))
+				var buf bytes.Buffer
+				require.NoError(t, mine.Marshal(&buf, binary.LittleEndian))
+				ours, oerr, olog := loadProg(t, buf.Bytes(), btfFD, funcID, nil)
+				if kerr != nil || oerr != nil {
+					require.Equal(t, kerr, oerr, "load: kernel %q, ours %q", lastLine(klog), lastLine(olog))
+					assert.Equal(t, lastVerifierError(klog), lastVerifierError(olog))
+					t.Logf("verifier rejects both: %s", lastVerifierError(olog))
+					return
+				}
+				want, got := xlated(t, theirs), xlated(t, ours)
+				assert.Equal(t, fmt.Sprint(want), fmt.Sprint(got), "xlated instructions")
+				t.Logf("same translation, %d instructions", len(got))
+
+				// The comparison means something only if the kernel did
+				// relocate: where our relocation changed the program, the
+				// program as compiled must translate differently (or not
+				// load at all).
+				if !sameProgram(cs.Programs[name].Instructions, mine) {
+					plain, perr, _ := loadProg(t, code, btfFD, funcID, nil)
+					if perr == nil {
+						assert.NotEqual(t, fmt.Sprint(want), fmt.Sprint(xlated(t, plain)), "the kernel left the program as compiled")
+					}
+				}
+				assert.Equal(t, runCtx(t, theirs), runCtx(t, ours), "run")
+			})
+		}
+	}
+}
+
+// sameProgram reports whether two instruction lists encode alike.
+func sameProgram(a, b asm.Instructions) bool {
+	var x, y bytes.Buffer
+	return a.Marshal(&x, binary.LittleEndian) == nil && b.Marshal(&y, binary.LittleEndian) == nil && bytes.Equal(x.Bytes(), y.Bytes())
+}
+
+func lastLine(log string) string {
+	lines := bytes.Split(bytes.TrimSpace([]byte(log)), []byte("\n"))
+	return string(lines[len(lines)-1])
+}
+
+// lastVerifierError is the verifier's complaint ("invalid func
+// unknown#195896080" for a reached poisoned instruction), without the
+// CO-RE trace before it and the statistics after it.
+func lastVerifierError(log string) string {
+	for _, l := range bytes.Split([]byte(log), []byte("\n")) {
+		if bytes.HasPrefix(l, []byte("invalid ")) {
+			return string(l)
+		}
+	}
+	return lastLine(log)
+}
+
+var _ = syscall.EINVAL
