@@ -259,7 +259,9 @@ func TestRunCommand(t *testing.T) {
 		args = append(args, "-rule", r)
 	}
 	done := make(chan int, 1)
-	go func() { done <- run(context.Background(), args, stdinR, &stdout, &stderr, func(p *Proxy) { ready <- p }) }()
+	go func() {
+		done <- run(context.Background(), args, stdinR, &stdout, &stderr, func(p *Proxy) { ready <- p })
+	}()
 	var p *Proxy
 	select {
 	case p = <-ready:
