@@ -76,6 +76,7 @@ func loadFuzz(t *testing.T, code []byte, variant uint8) *ebpfvm.Program {
 	if variant&2 != 0 {
 		opts.Profile = ebpfvm.ProfileRFC
 	}
+	opts.FuncInfo = variant&4 != 0
 	p, err := ebpfvm.Load(insns, opts)
 	if err != nil {
 		if p != nil {
