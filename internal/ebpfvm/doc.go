@@ -85,12 +85,15 @@
 // access is checked as the kernel checks it: a comparison of a packet
 // pointer with data_end proves a range for every pointer of the same
 // base, and an access outside what every path proved is refused (EACCES
-// "invalid access to packet"). Beyond that it tracks no value ranges: it
-// accepts accesses through pointers whose offset it lost (spilled and
-// reloaded, or joined from different offsets), map value accesses and
-// variable stack offsets the kernel would want bounded, trapping them at
-// run time instead, and likewise loops the kernel finds infinite and
-// programs beyond its complexity limit. TestMutantsLikeKernel measures the agreement on mutated
+// "invalid access to packet"). Global data (map values from LD_IMM64)
+// is checked the same way: accesses at known offsets must lie inside the
+// value, and writes into read-only maps are refused. Beyond that it tracks
+// no value ranges: it accepts accesses through pointers whose offset it
+// lost (spilled and reloaded, joined from different offsets, or moved by
+// a variable), map values returned by helpers and variable stack offsets
+// the kernel would want bounded, trapping them at run time instead, and
+// likewise loops the kernel finds infinite and programs beyond its
+// complexity limit. TestMutantsLikeKernel measures the agreement on mutated
 // programs. ProfileRFC relaxes the Linux-only rules for the conformance
 // suite.
 //

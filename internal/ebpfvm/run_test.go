@@ -202,9 +202,12 @@ func TestRun(t *testing.T) {
 		{
 			name: "read_only_map_value_write_faults",
 			prog: append(lddwPseudo(2, uapi.BPF_PSEUDO_MAP_VALUE, 4, 0),
-				st(uapi.BPF_W, 2, 0, 77), // *(u32 *)(r2 + 0) = 77
-				mov64K(0, 0),             // r0 = 0
-				exit(),                   // exit
+				ldx(uapi.BPF_W, 3, 1, 0),                 // r3 = skb->len
+				aluK(uapi.BPF_ALU64, uapi.BPF_AND, 3, 0), // r3 &= 0 (unknown to the verifier)
+				aluX(uapi.BPF_ALU64, uapi.BPF_ADD, 2, 3), // r2 += r3: the value pointer's offset is lost
+				st(uapi.BPF_W, 2, 0, 77),                 // *(u32 *)(r2 + 0) = 77
+				mov64K(0, 0),                             // r0 = 0
+				exit(),                                   // exit
 			),
 			opts:    ebpfvm.Options{Linker: &fakeLinker{value: make([]byte, 8), ro: true}},
 			wantErr: ebpfvm.ErrMemAccess,
@@ -212,8 +215,11 @@ func TestRun(t *testing.T) {
 		{
 			name: "map_value_past_end_faults",
 			prog: append(lddwPseudo(2, uapi.BPF_PSEUDO_MAP_VALUE, 4, 0),
-				ldx(uapi.BPF_DW, 0, 2, 4), // r0 = *(u64 *)(r2 + 4)
-				exit(),                    // exit
+				ldx(uapi.BPF_W, 3, 1, 0),                 // r3 = skb->len
+				aluK(uapi.BPF_ALU64, uapi.BPF_AND, 3, 0), // r3 &= 0 (unknown to the verifier)
+				aluX(uapi.BPF_ALU64, uapi.BPF_ADD, 2, 3), // r2 += r3: the value pointer's offset is lost
+				ldx(uapi.BPF_DW, 0, 2, 4),                // r0 = *(u64 *)(r2 + 4)
+				exit(),                                   // exit
 			),
 			opts:    ebpfvm.Options{Linker: &fakeLinker{value: make([]byte, 8)}},
 			wantErr: ebpfvm.ErrMemAccess,

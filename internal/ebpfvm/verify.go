@@ -66,7 +66,7 @@ type reg struct {
 	off   int32  // kStack: offset from the frame's R10; kPkt: from the base id
 	cst   bool   // kScalar: the value is the constant val
 	val   uint64 // kScalar: the constant
-	id    uint32 // kPkt: 0 = data itself, i+1 = data plus a variable added at insn i
+	id    uint32 // kPkt: 0 = data itself, i+1 = data plus a variable added at insn i; kMapValue: static region + 1
 	rng   int32  // kPkt: bytes from the base proven to be inside the packet
 }
 
@@ -89,9 +89,9 @@ func joinReg(a, b reg) reg {
 	if a.k != b.k {
 		return reg{k: kAny}
 	}
-	if a.k == kPkt && a.known && b.known && a.id == b.id && a.off == b.off {
+	if (a.k == kPkt || a.k == kMapValue) && a.known && b.known && a.id == b.id && a.off == b.off {
 		// What both paths proved.
-		return reg{k: kPkt, known: true, id: a.id, off: a.off, rng: min(a.rng, b.rng)}
+		return reg{k: a.k, known: true, id: a.id, off: a.off, rng: min(a.rng, b.rng)}
 	}
 	return reg{k: a.k} // same kind, different offsets or constants
 }
@@ -642,8 +642,13 @@ func (v *verifier) step(i int, s *vstate, out []vstate, check bool) error {
 				return err
 			}
 			r := reg{k: v.aux[i].kind}
-			if r.k == kScalar {
+			switch r.k {
+			case kScalar:
 				r.cst, r.val = true, v.aux[i].k
+			case kMapValue:
+				// Global data: which value, and where in it.
+				r.known, r.off = true, int32(uint32(v.aux[i].k))
+				r.id = uint32(v.aux[i].k>>32) - regionTag - regStatic + 1
 			}
 			setAll(out, in.Dst, r)
 			return nil
@@ -773,7 +778,21 @@ func (v *verifier) memAccess(i int, s *vstate, base uint8, off int32, size uint3
 			return reg{k: kScalar}, nil
 		}
 		return reg{k: kScalar}, nil
-	case kMem, kMapValue, kMapValueOrNull:
+	case kMapValue:
+		if check && b.known && b.id > 0 {
+			// check_map_access: inside the value, and no writes to a map
+			// the program may only read.
+			rg := v.p.static[b.id-1]
+			at := int64(b.off) + int64(off)
+			if at < 0 || at+int64(size) > int64(len(rg.mem)) {
+				return reg{}, verr(i, syscall.EACCES, "invalid access to map value, value_size=%d off=%d size=%d", len(rg.mem), at, size)
+			}
+			if write && rg.ro {
+				return reg{}, verr(i, syscall.EACCES, "write into map forbidden, value_size=%d off=%d size=%d", len(rg.mem), at, size)
+			}
+		}
+		return reg{k: kScalar}, nil
+	case kMem, kMapValueOrNull:
 		return reg{k: kScalar}, nil
 	case kNone:
 		if check {
@@ -1019,6 +1038,20 @@ func (v *verifier) ptrOffset(ptr, off reg, x, sub bool) reg {
 		// A variable offset starts a new base with nothing proven
 		// (the kernel gives the pointer a fresh id).
 		return reg{k: kPkt, known: true, id: v.cur + 1}
+	case kMapValue:
+		if ptr.known && off.k == kScalar && off.cst {
+			d := int64(off.val)
+			if !x {
+				d = int64(int32(off.val))
+			}
+			if sub {
+				d = -d
+			}
+			if o := int64(ptr.off) + d; o >= -1<<20 && o <= 1<<20 {
+				return reg{k: kMapValue, known: true, id: ptr.id, off: int32(o)}
+			}
+		}
+		return reg{k: kMapValue}
 	case kPktEnd, kMapHandle, kMapValueOrNull, kFunc:
 		return reg{k: kAny}
 	}

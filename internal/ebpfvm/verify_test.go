@@ -476,6 +476,25 @@ func rejectCases(t testing.TB) []rejectCase {
 			errno: syscall.EACCES, index: 6,
 		},
 		{
+			name: "map_value_out_of_bounds",
+			prog: append(lddwPseudo(2, uapi.BPF_PSEUDO_MAP_VALUE, 4, 8),
+				ldx(uapi.BPF_DW, 0, 2, 4), // r0 = *(u64 *)(r2 + 4), bytes 12..19 of 16
+				exit(),                    // exit
+			),
+			opts:  ebpfvm.Options{Linker: &fakeLinker{value: make([]byte, 16)}},
+			errno: syscall.EACCES, index: 2,
+		},
+		{
+			name: "read_only_map_value_store",
+			prog: append(lddwPseudo(2, uapi.BPF_PSEUDO_MAP_VALUE, 4, 0),
+				st(uapi.BPF_W, 2, 0, 1), // *(u32 *)(r2 + 0) = 1
+				mov64K(0, 0),            // r0 = 0
+				exit(),                  // exit
+			),
+			opts:  ebpfvm.Options{Linker: &fakeLinker{value: make([]byte, 16), ro: true}},
+			errno: syscall.EACCES, index: 2,
+		},
+		{
 			name: "jump_into_other_subprogram",
 			prog: []I{
 				mov64K(0, 0), // r0 = 0
@@ -516,6 +535,8 @@ func TestVerifyRejectsLikeKernel(t *testing.T) {
 		"helper_argument_unset":     "uses the fake helper registry",
 		"r1_clobbered_by_call":      "uses the fake helper registry",
 		"map_without_linker":        "needs a map fd",
+		"map_value_out_of_bounds":   "needs a map fd",
+		"read_only_map_value_store": "needs a map fd",
 		"deref_function_pointer":    "needs BTF func info, which a raw load does not carry",
 	}
 	for _, tc := range rejectCases(t) {
