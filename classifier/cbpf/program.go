@@ -129,13 +129,22 @@ func Check(raw []bpf.RawInstruction) error {
 // with 0. Run allocates nothing and takes no lock; pkt must not be changed
 // concurrently. A nil pkt runs as an empty packet with zero metadata.
 func (p *Program) Run(pkt *packet.Packet) uint32 {
+	if c := p.closures; c != nil && pkt != nil {
+		return c.Run(pkt)
+	}
+	return p.runSwitch(pkt)
+}
+
+// runSwitch runs the programs closures cannot (on the interpreter when
+// forced, else on the switch executor) and nil packets.
+func (p *Program) runSwitch(pkt *packet.Packet) uint32 {
 	if pkt == nil {
 		pkt = &emptyPacket
 	}
-	switch p.engine {
-	case engineCompiled:
+	if p.closures != nil {
 		return p.closures.Run(pkt)
-	case engineInterp:
+	}
+	if p.engine == engineInterp {
 		env := cbpfvm.Env{Random: p.random}
 		return cbpfvm.Interpret(p.insns, pkt, &env)
 	}
