@@ -35,6 +35,15 @@ func kindsCompatible(a, b btf.Type) bool { return kindOf(a) == kindOf(b) }
 // type_exists, type_size and target_type_id relocations use. The caller
 // has already matched the names.
 func typesCompatible(local, target btf.Type, level int) (bool, error) {
+	steps := maxMatchSteps
+	return typesCompatibleN(local, target, level, &steps)
+}
+
+func typesCompatibleN(local, target btf.Type, level int, steps *int) (bool, error) {
+	*steps--
+	if *steps < 0 {
+		return false, failf(syscall.E2BIG, "type compatibility walk longer than %d steps", maxMatchSteps)
+	}
 	if !kindsCompatible(local, target) {
 		return false, nil
 	}
@@ -68,7 +77,7 @@ func typesCompatible(local, target btf.Type, level int) (bool, error) {
 				if level <= 0 {
 					return false, failf(syscall.EINVAL, "function prototypes nested deeper than the limit")
 				}
-				ok, err := typesCompatible(skipModsOr(lp.Params[i].Type), skipModsOr(tp.Params[i].Type), level-1)
+				ok, err := typesCompatibleN(skipModsOr(lp.Params[i].Type), skipModsOr(tp.Params[i].Type), level-1, steps)
 				if !ok || err != nil {
 					return false, err
 				}
@@ -112,7 +121,7 @@ func enumsMatch(local, target *btf.Enum) bool {
 
 // compositesMatch is bpf_core_composites_match: every local member has a
 // target member of the same name whose type matches.
-func compositesMatch(local, target []btf.Member, behindPtr bool, level int) (bool, error) {
+func compositesMatch(local, target []btf.Member, behindPtr bool, level int, steps *int) (bool, error) {
 	if len(local) > len(target) {
 		return false, nil
 	}
@@ -122,7 +131,7 @@ func compositesMatch(local, target []btf.Member, behindPtr bool, level int) (boo
 			if !namesMatch(lm.Name, tm.Name) {
 				continue
 			}
-			ok, err := typesMatch(lm.Type, tm.Type, behindPtr, level-1)
+			ok, err := typesMatchN(lm.Type, tm.Type, behindPtr, level-1, steps)
 			if err != nil {
 				return false, err
 			}
@@ -138,9 +147,25 @@ func compositesMatch(local, target []btf.Member, behindPtr bool, level int) (boo
 	return true, nil
 }
 
+// maxMatchSteps bounds the work of one compatibility or match walk. BTF
+// the kernel accepts never nests a struct inside itself, and real types
+// finish in a few hundred steps; types built in Go may nest, and function
+// prototypes whose parameters point back to them branch at every level,
+// so without a bound the member-by-member search could run for hours.
+const maxMatchSteps = 1 << 16
+
 // typesMatch is __bpf_core_types_match: the relation type_matches
 // relocations use.
 func typesMatch(local, target btf.Type, behindPtr bool, level int) (bool, error) {
+	steps := maxMatchSteps
+	return typesMatchN(local, target, behindPtr, level, &steps)
+}
+
+func typesMatchN(local, target btf.Type, behindPtr bool, level int, steps *int) (bool, error) {
+	*steps--
+	if *steps < 0 {
+		return false, failf(syscall.E2BIG, "type_matches walk longer than %d steps", maxMatchSteps)
+	}
 	if level <= 0 {
 		return false, failf(syscall.EINVAL, "types nested deeper than the match limit")
 	}
@@ -193,7 +218,7 @@ func typesMatch(local, target btf.Type, behindPtr bool, level int) (bool, error)
 			}
 			lms, _ := members(local)
 			tms, _ := members(target)
-			return compositesMatch(lms, tms, behindPtr, level)
+			return compositesMatch(lms, tms, behindPtr, level, steps)
 		case kindInt:
 			if tk != kindInt {
 				return false, nil
@@ -224,7 +249,7 @@ func typesMatch(local, target btf.Type, behindPtr bool, level int) (bool, error)
 				return false, nil
 			}
 			for i := range lp.Params {
-				ok, err := typesMatch(lp.Params[i].Type, tp.Params[i].Type, behindPtr, level-1)
+				ok, err := typesMatchN(lp.Params[i].Type, tp.Params[i].Type, behindPtr, level-1, steps)
 				if !ok || err != nil {
 					return false, err
 				}

@@ -35,6 +35,8 @@ type fail struct {
 
 func (f *fail) Error() string { return f.msg }
 
+func (f *fail) Unwrap() error { return f.errno }
+
 func failf(errno syscall.Errno, format string, args ...any) *fail {
 	return &fail{errno, fmt.Sprintf(format, args...)}
 }

@@ -314,3 +314,32 @@ func TestEssentialName(t *testing.T) {
 		assert.Equal(t, want, essentialName(in), in)
 	}
 }
+
+// TestWalksEnd checks that walks over pathological types end. Types that
+// nest inside themselves (possible in Go, never in kernel BTF) end at the
+// depth limits; a deep DAG whose every branch fails at the bottom, which
+// libbpf would walk 2^30 times, ends at the step budget with E2BIG.
+func TestWalksEnd(t *testing.T) {
+	a := &btf.Struct{Name: "loop", Size: 8}
+	b := &btf.Struct{Name: "loop", Size: 8}
+	a.Members = []btf.Member{mb("x", b, 0), mb("y", b, 0)}
+	b.Members = []btf.Member{mb("x", a, 0), mb("y", a, 0)}
+	_, err := typesMatch(a, a, false, 32)
+	assert.Error(t, err)
+
+	proto := &btf.FuncProto{Return: s32}
+	ptr := &btf.Pointer{Target: proto}
+	proto.Params = []btf.FuncParam{{Name: "a", Type: ptr}, {Name: "b", Type: ptr}}
+	_, err = typesCompatible(proto, proto, 32)
+	assert.Error(t, err)
+
+	chain := func(leaf btf.Type) btf.Type {
+		var typ btf.Type = st("s", 8, mb("m", leaf, 0))
+		for range 29 {
+			typ = st("s", 8, mb("m", typ, 0), mb("m", typ, 0))
+		}
+		return typ
+	}
+	_, err = typesMatch(chain(u32), chain(u64), false, 32)
+	assert.ErrorIs(t, err, syscall.E2BIG)
+}
