@@ -188,3 +188,18 @@ func rewriteIPv4UDP(b []byte, src, dst [4]byte) error {
 	binary.BigEndian.PutUint16(udp[6:], c)
 	return nil
 }
+
+// udpChecksumValid checks an IPv4/UDP packet's checksum (true for
+// anything else).
+func udpChecksumValid(b []byte) bool {
+	if len(b) < 28 || b[0]>>4 != 4 || b[9] != 17 {
+		return true
+	}
+	ihl := int(b[0]&0xF) * 4
+	total := min(int(b[2])<<8|int(b[3]), len(b))
+	if ihl+8 > total {
+		return false
+	}
+	udp := b[ihl:total]
+	return fold(sum(udp, sum(b[12:20], 17+uint32(len(udp))))) == 0xFFFF
+}
