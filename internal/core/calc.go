@@ -15,14 +15,13 @@ import (
 // instruction (orig) and the one the target needs (new), the memory access
 // sizes for loads and stores, and whether to poison instead.
 type result struct {
-	orig, new      uint64
-	poison         bool
-	validate       bool
-	failMemszAdj   bool
-	origSz, newSz  uint32
-	origTy, newTy  btf.Type
-	targetBitOff   uint32
-	targetResolved bool
+	orig, new     uint64
+	poison        bool
+	validate      bool
+	failMemszAdj  bool
+	origSz, newSz uint32
+	origTy, newTy btf.Type
+	targetBitOff  uint32
 }
 
 // errPoison is the kernel's -EUCLEAN: the relocation cannot be satisfied

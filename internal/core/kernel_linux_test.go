@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clsbpf/clsbpf/internal/btftarget"
 	"github.com/clsbpf/clsbpf/internal/kerneltest"
 )
 
@@ -241,7 +243,7 @@ func TestKernelValues(t *testing.T) {
 			require.NoError(t, err)
 			funcID, err := cs.Types.TypeID(fn)
 			require.NoError(t, err)
-			prog, err, log := loadProg(t, code, fds[c.obj], funcID, krelos)
+			prog, log, err := loadProg(t, code, fds[c.obj], funcID, krelos)
 			if refused != 0 {
 				assert.ErrorIs(t, err, refused, lastLine(log))
 				return
@@ -249,5 +251,40 @@ func TestKernelValues(t *testing.T) {
 			require.NoError(t, err, lastLine(log))
 			assert.Equal(t, uint32(want), runCtx(t, prog).ret, "kernel run")
 		})
+	}
+}
+
+// targetDifferences are the programs whose relocation against the shipped
+// target differs from the one against this kernel's full BTF, and why.
+var targetDifferences = map[string]string{
+	"tid_kernel_iphdr": "type IDs are those of the reduced blob",
+	"texists_sk_buff":  "struct sk_buff is kernel-internal and left out of the target",
+}
+
+// TestShippedTargetFaithful relocates every test program against the
+// shipped target and against the full BTF of the kernel it was generated
+// from: apart from the listed cases, the results are the same.
+func TestShippedTargetFaithful(t *testing.T) {
+	full := kernelTarget(t)
+	release, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	require.NoError(t, err)
+	if got := string(bytes.TrimSpace(release)); got != btftarget.KernelRelease {
+		t.Skipf("target generated from %s, running %s", btftarget.KernelRelease, got)
+	}
+	ours := shipped(t)
+	for _, obj := range []string{"kinds.o", "matches.o", "parse.o"} {
+		cs := object(t, obj)
+		for name, p := range cs.Programs {
+			t.Run(obj+"/"+name, func(t *testing.T) {
+				a, errA := Apply(p, cs.Types, ours, nil)
+				b, errB := Apply(p, cs.Types, full, nil)
+				require.Equal(t, errA == nil, errB == nil, "shipped: %v, full: %v", errA, errB)
+				if why, ok := targetDifferences[name]; ok {
+					assert.NotEqual(t, a.String(), b.String(), "expected to differ: %s", why)
+					return
+				}
+				assert.Equal(t, a.String(), b.String())
+			})
+		}
 	}
 }

@@ -190,16 +190,16 @@ func loadBTF(t *testing.T, raw []byte) int {
 // loadProg is BPF_PROG_LOAD of a SCHED_CLS program with BTF and one
 // func_info record, and the CO-RE records when relos is not empty. It
 // returns the program or the errno and the verifier log.
-func loadProg(t *testing.T, code []byte, btfFD int, funcID btf.TypeID, relos []kernelRelo) (*ebpf.Program, error, string) {
+func loadProg(t *testing.T, code []byte, btfFD int, funcID btf.TypeID, relos []kernelRelo) (*ebpf.Program, string, error) {
 	t.Helper()
-	prog, err, _ := loadProgLog(t, code, btfFD, funcID, relos, 0)
+	prog, _, err := loadProgLog(t, code, btfFD, funcID, relos, 0)
 	if err == nil {
-		return prog, nil, ""
+		return prog, "", nil
 	}
 	return loadProgLog(t, code, btfFD, funcID, relos, 1)
 }
 
-func loadProgLog(t *testing.T, code []byte, btfFD int, funcID btf.TypeID, relos []kernelRelo, level uint32) (*ebpf.Program, error, string) {
+func loadProgLog(t *testing.T, code []byte, btfFD int, funcID btf.TypeID, relos []kernelRelo, level uint32) (*ebpf.Program, string, error) {
 	t.Helper()
 	le := binary.LittleEndian
 	license := []byte("GPL\x00")
@@ -243,12 +243,12 @@ func loadProgLog(t *testing.T, code []byte, btfFD int, funcID btf.TypeID, relos 
 	runtime.KeepAlive(relosRaw)
 	msg := string(bytes.TrimRight(log, "\x00"))
 	if err != nil {
-		return nil, err, msg
+		return nil, msg, err
 	}
 	prog, err := ebpf.NewProgramFromFD(fd)
 	require.NoError(t, err)
 	t.Cleanup(func() { prog.Close() })
-	return prog, nil, msg
+	return prog, msg, nil
 }
 
 // xlated returns the kernel's translated instructions of a program.
@@ -298,7 +298,7 @@ func TestKernelCORE(t *testing.T) {
 				funcID, err := cs.Types.TypeID(fn)
 				require.NoError(t, err)
 
-				theirs, kerr, klog := loadProg(t, code, btfFD, funcID, krelos)
+				theirs, klog, kerr := loadProg(t, code, btfFD, funcID, krelos)
 
 				mine, err := Apply(cs.Programs[name], cs.Types, tg, &Options{Kernel: true})
 				if kerr != nil && mine == nil {
@@ -311,7 +311,7 @@ func TestKernelCORE(t *testing.T) {
 				require.NoError(t, err, "kernel log: %s", lastLine(klog))
 				var buf bytes.Buffer
 				require.NoError(t, mine.Marshal(&buf, binary.LittleEndian))
-				ours, oerr, olog := loadProg(t, buf.Bytes(), btfFD, funcID, nil)
+				ours, olog, oerr := loadProg(t, buf.Bytes(), btfFD, funcID, nil)
 				if kerr != nil || oerr != nil {
 					require.Equal(t, kerr, oerr, "load: kernel %q, ours %q", lastLine(klog), lastLine(olog))
 					assert.Equal(t, lastVerifierError(klog), lastVerifierError(olog))
@@ -327,7 +327,7 @@ func TestKernelCORE(t *testing.T) {
 				// program as compiled must translate differently (or not
 				// load at all).
 				if !sameProgram(cs.Programs[name].Instructions, mine) {
-					plain, perr, _ := loadProg(t, code, btfFD, funcID, nil)
+					plain, _, perr := loadProg(t, code, btfFD, funcID, nil)
 					if perr == nil {
 						assert.NotEqual(t, fmt.Sprint(want), fmt.Sprint(xlated(t, plain)), "the kernel left the program as compiled")
 					}
