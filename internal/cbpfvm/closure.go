@@ -704,6 +704,68 @@ func (p *Prog) window(i int, at func(uint16) next, plain []node, live []bool) no
 	lk, lshift, lmask := uint(last.k), 32-8*last.size, p.lastMask(i, len(members))
 	first, out, after := plain[i], p.ops[exit].k, at(uint16(pc))
 	base := uint(lo)
+	if pc+1 < len(p.ops) && p.ops[pc].kind == kLdxMsh && p.ops[pc+1].kind == kGuardIndHEq {
+		// The window, then "ldxb 4*([k]&0xf); ldh [x + k2]; jeq/jset":
+		// the start of every tcpdump port filter, in one closure with no
+		// call between the two. A is dead between them: the guard writes
+		// it before anything reads it. Loads the closure cannot decide go
+		// on in the instructions' own closures.
+		g := &p.ops[pc+1]
+		mk, gk, mask, test, cmp := uint(p.ops[pc].k), g.k, g.mask, g.test, g.cmp
+		t, f, msh, guard := at(g.jt), at(g.jf), plain[pc], plain[pc+1]
+		return func(d []byte, pkt *packet.Packet, a, x uint32) uint32 {
+			if base+16 > uint(len(d)) {
+				return first(d, pkt, a, x)
+			}
+			if binary.LittleEndian.Uint64(d[base:])&m[0] != c[0] || binary.LittleEndian.Uint64(d[base+8:])&m[1] != c[1] {
+				return out
+			}
+			if mk >= uint(len(d)) {
+				return msh(d, pkt, a, x)
+			}
+			x = uint32(d[mk]&0xf) << 2
+			off := uint(gk + x)
+			if off+2 > uint(len(d)) {
+				return guard(d, pkt, a, x)
+			}
+			a = uint32(binary.BigEndian.Uint16(d[off:])) & mask
+			if a&test == cmp {
+				return t.to(d, pkt, a, x)
+			}
+			return f.to(d, pkt, a, x)
+		}
+	}
+	if pc+1 < len(p.ops) && p.ops[pc].kind == kLdxMsh && (p.ops[pc+1].kind == kGuardIndBEq || p.ops[pc+1].kind == kGuardIndWEq) {
+		// The same for byte and word loads, read as a word and shifted.
+		g := &p.ops[pc+1]
+		mk, gk, mask, test, cmp := uint(p.ops[pc].k), g.k, g.mask, g.test, g.cmp
+		shift := uint32(24)
+		if g.kind == kGuardIndWEq {
+			shift = 0
+		}
+		t, f, msh, guard := at(g.jt), at(g.jf), plain[pc], plain[pc+1]
+		return func(d []byte, pkt *packet.Packet, a, x uint32) uint32 {
+			if base+16 > uint(len(d)) {
+				return first(d, pkt, a, x)
+			}
+			if binary.LittleEndian.Uint64(d[base:])&m[0] != c[0] || binary.LittleEndian.Uint64(d[base+8:])&m[1] != c[1] {
+				return out
+			}
+			if mk >= uint(len(d)) {
+				return msh(d, pkt, a, x)
+			}
+			x = uint32(d[mk]&0xf) << 2
+			off := uint(gk + x)
+			if off+4 > uint(len(d)) {
+				return guard(d, pkt, a, x)
+			}
+			a = binary.BigEndian.Uint32(d[off:]) >> (shift & 31) & mask
+			if a&test == cmp {
+				return t.to(d, pkt, a, x)
+			}
+			return f.to(d, pkt, a, x)
+		}
+	}
 	if !live[pc] {
 		// What follows writes A before it reads it: the window need not
 		// set it.

@@ -20,10 +20,12 @@
 // filters are made of (a load, an optional AND and a compare-and-jump as
 // one guard; a run of JEQs as one table lookup). closure.go compiles the
 // fused form to Go closures that call one another with A and X as
-// arguments, with two larger pieces on top: a window checks a run of
-// guards at constant offsets with two masked 64-bit compares, and a msh
-// guard does "ldxb 4*([k]&0xf)" and the guard on X plus a constant at
-// once. load.go and flow.go hold the run-time semantics all engines
+// arguments, with larger pieces on top: a window checks a run of guards
+// at constant offsets with two masked 64-bit compares, a msh guard does
+// "ldxb 4*([k]&0xf)" and the guard on X plus a constant at once, and a
+// window followed by a msh guard (the start of tcpdump's port and flag
+// filters) is one closure. A closure call costs about as much as the work
+// of a guard, so what counts is how many calls a run makes. load.go and flow.go hold the run-time semantics all engines
 // share: packet loads as bpf_skb_load_helper_* resolves them, the
 // extensions of convert_bpf_extensions, the netlink attribute search and
 // the flow dissector behind SKF_AD_PAY_OFFSET.
