@@ -10,7 +10,8 @@ import (
 // the kernel's BPF_PROG_LOAD (or libbpf's loader) fails with.
 type Error struct {
 	Relo     int           // index of the relocation ("relo #N")
-	Insn     int           // index of the instruction it patches
+	Insn     int           // index of the instruction it patches in the asm.Instructions
+	RawInsn  int           // the same as the kernel's log counts it, in 8-byte slots (-1 if out of range)
 	Kind     Kind          // relocation kind
 	Type     string        // local type, as "struct name" or "[id]" when unnamed
 	Accessor string        // access string ("0:1:2")
@@ -20,7 +21,7 @@ type Error struct {
 
 // Error formats the relocation and the cause.
 func (e *Error) Error() string {
-	return fmt.Sprintf("co-re relo #%d: insn #%d: <%s> %s + %s: %s", e.Relo, e.Insn, e.Kind, e.Type, e.Accessor, e.Msg)
+	return fmt.Sprintf("co-re relo #%d: insn #%d: <%s> %s + %s: %s", e.Relo, e.RawInsn, e.Kind, e.Type, e.Accessor, e.Msg)
 }
 
 // Unwrap returns the errno, so errors.Is(err, syscall.EINVAL) holds.

@@ -90,16 +90,6 @@ func isPoison(ins asm.Instruction) bool {
 	return ins.OpCode == asm.OpCode(asm.JumpClass).SetJumpOp(asm.Call) && ins.Constant == PoisonImm
 }
 
-// withoutCORE drops the CO-RE metadata so cilium/ebpf loads instructions
-// as they are.
-func withoutCORE(insns asm.Instructions) asm.Instructions {
-	out := make(asm.Instructions, len(insns))
-	for i, ins := range insns {
-		out[i] = btf.WithCORERelocationMetadata(ins, nil)
-	}
-	return out
-}
-
 // runOutcome is what the kernel made of a program: load error or the
 // return value and the context and packet after the run.
 type runOutcome struct {
@@ -166,7 +156,7 @@ func TestKernelDifferential(t *testing.T) {
 
 				want, wantMsg := runInKernel(t, p.Copy(), tg.Spec())
 				spec := p.Copy()
-				spec.Instructions = withoutCORE(mine)
+				spec.Instructions = mine // no CO-RE metadata left: cilium loads it as is
 				got, gotMsg := runInKernel(t, spec, tg.Spec())
 				require.Equal(t, want.loadErr, got.loadErr, "load: cilium %q, ours %q", wantMsg, gotMsg)
 				if want.loadErr {

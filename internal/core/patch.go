@@ -39,19 +39,19 @@ func patch(insns asm.Instructions, i int, res result) (extra bool, err error) {
 	switch class {
 	case asm.ALUClass, asm.ALU64Class:
 		if ins.OpCode.Source() != asm.ImmSource {
-			return false, failf(syscall.EINVAL, "insn #%d (ALU/ALU64) has a register source", i)
+			return false, failf(syscall.EINVAL, "ALU/ALU64 instruction has a register source")
 		}
 		imm := int32(ins.Constant)
 		if res.validate && uint64(int64(imm)) != res.orig {
-			return false, failf(syscall.EINVAL, "unexpected insn #%d (ALU/ALU64) value: got %d, exp %d -> %d", i, imm, res.orig, res.new)
+			return false, failf(syscall.EINVAL, "unexpected ALU/ALU64 value: got %d, exp %d -> %d", imm, res.orig, res.new)
 		}
 		ins.Constant = int64(int32(uint32(res.new)))
 	case asm.LdXClass, asm.StClass, asm.StXClass:
 		if res.validate && uint64(int64(ins.Offset)) != res.orig {
-			return false, failf(syscall.EINVAL, "unexpected insn #%d (LDX/ST/STX) value: got %d, exp %d -> %d", i, ins.Offset, res.orig, res.new)
+			return false, failf(syscall.EINVAL, "unexpected LDX/ST/STX value: got %d, exp %d -> %d", ins.Offset, res.orig, res.new)
 		}
 		if res.new > math.MaxInt16 {
-			return false, failf(syscall.ERANGE, "insn #%d (LDX/ST/STX) value too big: %d", i, res.new)
+			return false, failf(syscall.ERANGE, "LDX/ST/STX value too big: %d", res.new)
 		}
 		if res.failMemszAdj {
 			// Accessing a field whose size changed is only safe for
@@ -62,24 +62,24 @@ func patch(insns asm.Instructions, i int, res result) (extra bool, err error) {
 		ins.Offset = int16(res.new)
 		if res.newSz != res.origSz {
 			if have := sizeBytes(ins.OpCode.Size()); have != res.origSz {
-				return false, failf(syscall.EINVAL, "insn #%d (LDX/ST/STX) unexpected mem size: got %d, exp %d", i, have, res.origSz)
+				return false, failf(syscall.EINVAL, "LDX/ST/STX unexpected mem size: got %d, exp %d", have, res.origSz)
 			}
 			sz, ok := bytesSize(res.newSz)
 			if !ok {
-				return false, failf(syscall.EINVAL, "insn #%d (LDX/ST/STX) invalid new mem size: %d", i, res.newSz)
+				return false, failf(syscall.EINVAL, "LDX/ST/STX invalid new mem size: %d", res.newSz)
 			}
 			ins.OpCode = ins.OpCode.SetSize(sz)
 		}
 	case asm.LdClass:
 		if !ins.OpCode.IsDWordLoad() || ins.Src != 0 || ins.Offset != 0 {
-			return false, failf(syscall.EINVAL, "insn #%d (LDIMM64) has unexpected form", i)
+			return false, failf(syscall.EINVAL, "LDIMM64 has unexpected form")
 		}
 		if res.validate && uint64(ins.Constant) != res.orig {
-			return false, failf(syscall.EINVAL, "unexpected insn #%d (LDIMM64) value: got %d, exp %d -> %d", i, uint64(ins.Constant), res.orig, res.new)
+			return false, failf(syscall.EINVAL, "unexpected LDIMM64 value: got %d, exp %d -> %d", uint64(ins.Constant), res.orig, res.new)
 		}
 		ins.Constant = int64(res.new)
 	default:
-		return false, failf(syscall.EINVAL, "trying to relocate unrecognized insn #%d, code:%#x", i, uint8(ins.OpCode))
+		return false, failf(syscall.EINVAL, "trying to relocate unrecognized instruction, code:%#x", uint8(ins.OpCode))
 	}
 	return false, nil
 }

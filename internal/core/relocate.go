@@ -113,7 +113,8 @@ func Apply(prog *ebpf.ProgramSpec, local *btf.Spec, target *Target, opts *Option
 }
 
 // Relocate applies relos, in order, to a copy of insns and returns it;
-// insns is not modified. Each relocation's local type is looked up in
+// insns is not modified, and the returned instructions carry no CO-RE
+// metadata for the relocations applied. Each relocation's local type is looked up in
 // local by ID and resolved against target with libbpf's candidate rules
 // (or the kernel's, see Options). A relocation that finds no target is
 // not an error where libbpf poisons instead: the instruction becomes a
@@ -139,6 +140,9 @@ func Relocate(insns asm.Instructions, relos []Relocation, local *btf.Spec, targe
 		if extra {
 			wide[r.Insn] = true
 		}
+		// The relocation is applied: the instruction no longer carries it,
+		// so a loader that relocates by metadata will not apply it twice.
+		out[r.Insn] = btf.WithCORERelocationMetadata(out[r.Insn], nil)
 	}
 	if len(wide) == 0 {
 		return out, nil
@@ -234,7 +238,13 @@ func resolve(r Relocation, root btf.Type, target *Target, lim limits, prune bool
 
 // wrapErr turns an internal failure into an *Error naming the relocation.
 func wrapErr(n int, r Relocation, local *btf.Spec, insns asm.Instructions, err error) error {
-	e := &Error{Relo: n, Insn: r.Insn, Kind: r.Kind, Accessor: r.Accessor, Errno: syscall.EINVAL, Msg: err.Error()}
+	e := &Error{Relo: n, Insn: r.Insn, RawInsn: -1, Kind: r.Kind, Accessor: r.Accessor, Errno: syscall.EINVAL, Msg: err.Error()}
+	if r.Insn >= 0 && r.Insn < len(insns) {
+		e.RawInsn = 0
+		for _, ins := range insns[:r.Insn] {
+			e.RawInsn += int(ins.Size() / asm.InstructionSize)
+		}
+	}
 	if f, ok := err.(*fail); ok {
 		e.Errno = f.errno
 	}
