@@ -375,6 +375,74 @@ func genFilter(r *rand.Rand, ref []byte) []Insn {
 	return prog
 }
 
+// genPrologue builds the start of a tcpdump port or flag filter, the
+// shape the window and msh guard closures take: two or three guards at
+// constant offsets that leave for RET #0 when they fail, "ldxb
+// 4*([mk]&0xf)", a guard at X plus a constant, and the two returns. The
+// constants come from ref, sometimes with a bit flipped.
+func genPrologue(r *rand.Rand, ref []byte) []Insn {
+	be := func(off uint32, size int) uint32 {
+		var v uint32
+		for i := range size {
+			v = v<<8 | uint32(ref[int(off)+i])
+		}
+		return v
+	}
+	sizes := []struct {
+		code uint16
+		n    int
+	}{{uapi.BPF_B, 1}, {uapi.BPF_H, 2}, {uapi.BPF_W, 4}}
+	var prog []Insn
+	var fails []int // jumps whose false (or, for JSET, true) branch is RET #0
+	guard := func(code uint16, k, at uint32, n int) {
+		prog = append(prog, Insn{Code: ld | code, K: k})
+		v := be(at, n)
+		if r.IntN(6) == 0 {
+			v ^= 1 << r.IntN(8*n)
+		}
+		if r.IntN(4) == 0 {
+			bit := uint32(1) << r.IntN(8*n)
+			if r.IntN(3) != 0 {
+				for b := range 8 * n {
+					if v&(1<<b) == 0 {
+						bit = 1 << b
+						break
+					}
+				}
+			}
+			prog = append(prog, Insn{Code: jmp | uapi.BPF_JSET | uapi.BPF_K, K: bit}) // leaves when set
+		} else {
+			prog = append(prog, Insn{Code: jmp | uapi.BPF_JEQ | uapi.BPF_K, K: v}) // leaves when not equal
+		}
+		fails = append(fails, len(prog)-1)
+	}
+	for range 2 + r.IntN(2) {
+		sz := sizes[r.IntN(3)]
+		k := uint32(10 + r.IntN(12))
+		guard(sz.code|uapi.BPF_ABS, k, k, sz.n)
+	}
+	mk := uint32(14)
+	if r.IntN(4) == 0 {
+		mk = uint32(r.IntN(40))
+	}
+	x := uint32(ref[mk]&0xf) << 2
+	prog = append(prog, Insn{Code: ldx | uapi.BPF_B | uapi.BPF_MSH, K: mk})
+	sz := sizes[r.IntN(3)]
+	k2 := uint32(r.IntN(30))
+	guard(sz.code|uapi.BPF_IND, k2, k2+x, sz.n)
+	ok := len(prog)
+	prog = append(prog, Insn{Code: ret | uapi.BPF_K, K: 0x40000}, Insn{Code: ret | uapi.BPF_K})
+	for _, pc := range fails {
+		skip := uint8(ok + 1 - pc - 1)
+		if prog[pc].Code&0xf0 == uapi.BPF_JSET {
+			prog[pc].Jt = skip
+		} else {
+			prog[pc].Jf = skip
+		}
+	}
+	return prog
+}
+
 // TestFilterShapes compares the engines on 2000 generated tcpdump-shaped
 // programs (200 under -short), each on the reference frame, its
 // truncations (loads near and past the end) and mutated copies.
@@ -388,11 +456,14 @@ func TestFilterShapes(t *testing.T) {
 	windows, matched := 0, 0
 	for range count {
 		prog := genFilter(r, ref)
+		if r.IntN(2) == 0 {
+			prog = genPrologue(r, ref)
+		}
 		require.Nil(t, Check(prog), "%v", prog)
 		if CompileClosures(CompileFused(prog), nil) == nil {
 			t.Fatalf("not closable: %v", prog)
 		}
-		frames := [][]byte{ref, ref[:64], ref[:20], ref[:30], ref[:40], ref[:50]}
+		frames := [][]byte{ref, ref[:64], ref[:20], ref[:30], ref[:36], ref[:38], ref[:40], ref[:50]}
 		for range 3 {
 			m := append([]byte(nil), ref[:64]...)
 			m[r.IntN(64)] ^= byte(1 << r.IntN(8))
