@@ -70,10 +70,10 @@ func opcodeValid(op uint8, prof Profile) bool {
 	return false
 }
 
-// checkFields applies the kernel's reserved-field rules
-// (check_alu_fields, check_jmp_fields, check_insn_fields and the BPF_LD
-// checks) to one instruction. It returns nil or an EINVAL error.
-func checkFields(i int, in Instruction, prof Profile) *VerifyError {
+// checkFields applies the kernel's reserved-field rules (the "uses
+// reserved fields" checks of check_alu_op, check_cond_jmp_op, do_check and
+// check_ld_abs) to one instruction. It returns nil or an EINVAL error.
+func checkFields(i int, in Instruction) *VerifyError {
 	cls := in.Op & 0x07
 	op := in.Op & 0xf0
 	x := in.Op&uapi.BPF_X != 0
@@ -166,7 +166,7 @@ func checkFields(i int, in Instruction, prof Profile) *VerifyError {
 	return nil
 }
 
-// atomicOp validates the imm of BPF_STX|BPF_ATOMIC for the access size.
+// atomicValid validates the imm of BPF_STX|BPF_ATOMIC for the access size.
 func atomicValid(imm int32, size uint8) bool {
 	switch imm {
 	case uapi.BPF_ADD, uapi.BPF_OR, uapi.BPF_AND, uapi.BPF_XOR,

@@ -3,26 +3,30 @@ package ebpfvm
 // The load-time verifier. It follows kernel/bpf/verifier.c in what it
 // rejects and with which errno, in a simpler form:
 //
-//  1. per instruction: register numbers, known opcodes, reserved fields
-//     (check_insn_fields), LD_IMM64 pairs and their pseudo sources, helper
-//     ids (resolve_pseudo_ldimm64, check_helper_call's "unknown func");
+//  1. every instruction: known opcodes, LD_IMM64 pairs and their pseudo
+//     sources (bpf_opcode_in_insntable, resolve_pseudo_ldimm64);
 //  2. subprograms and jumps (check_subprogs): calls to valid starts, jumps
 //     inside their subprogram and not into an LD_IMM64's second slot, each
 //     subprogram ending in exit or ja;
 //  3. reachability (check_cfg): every instruction reachable;
-//  4. a forward dataflow over register and stack-slot kinds (not values):
-//     reads of never-written registers, writes to R10, dereferences of
-//     scalars and other non-pointers, pointer arithmetic the kernel
+//  4. a forward dataflow over register and stack-slot kinds, scalar
+//     constants, stack offsets and proven packet ranges, following only
+//     the outcome of comparisons between constants; on each instruction a
+//     path reaches (do_check): register numbers, reserved fields, helper
+//     ids, reads of never-written registers, writes to R10, dereferences
+//     of scalars and other non-pointers, pointer arithmetic the kernel
 //     forbids, context accesses resolved by offset and size, stack offsets
-//     out of the frame, atomics on the context or packet;
+//     out of the frame, packet accesses outside the proven range, global
+//     data bounds and read-only maps, atomics on the context or packet;
 //  5. the call graph: depth at most MAX_CALL_FRAMES and at most 512 bytes
 //     of stack along any chain.
 //
 // The dataflow joins states where paths meet instead of following each
 // path as the kernel does, so it is conservative where the kernel is path
 // sensitive (a register written on only some paths into a join counts as
-// unwritten). It tracks no value ranges: packet bounds, map value bounds
-// and variable stack offsets are checked at run time instead (see mem.go).
+// unwritten, a packet range is what every path proved). Offsets it loses
+// and value ranges it does not track are checked at run time instead (see
+// mem.go).
 
 import (
 	"syscall"
@@ -224,7 +228,7 @@ func (v *verifier) checkInsn(i int, in Instruction) *VerifyError {
 	if in.Src >= uapi.MAX_BPF_REG && in.Op != uapi.BPF_LD|uapi.BPF_IMM|uapi.BPF_DW {
 		return verr(i, syscall.EINVAL, "R%d is invalid", in.Src)
 	}
-	if err := checkFields(i, in, v.prof); err != nil {
+	if err := checkFields(i, in); err != nil {
 		return err
 	}
 	switch {
@@ -323,8 +327,8 @@ func (v *verifier) noLinker(i int, in Instruction) error {
 	return verr(i, syscall.EBADF, "fd %d is not pointing to valid bpf_map", in.Imm)
 }
 
-// isJump reports whether in transfers control within its subprogram and
-// returns the target.
+// jumpTarget reports whether instruction i transfers control within its
+// subprogram and returns the target.
 func (v *verifier) jumpTarget(i int) (int, bool) {
 	in := v.insns[i]
 	switch in.Op & 0x07 {
@@ -772,10 +776,6 @@ func (v *verifier) memAccess(i int, s *vstate, base uint8, off int32, size uint3
 			if at < 0 || at+int64(size) > int64(b.rng) || at+int64(size) > uapi.MAX_PACKET_OFF {
 				return reg{}, verr(i, syscall.EACCES, "invalid access to packet, off=%d size=%d, R%d(id=%d,off=%d,r=%d)", off, size, base, b.id, b.off, b.rng)
 			}
-		}
-		if !write && size == 8 {
-			// A spilled packet pointer may come back; nothing is known.
-			return reg{k: kScalar}, nil
 		}
 		return reg{k: kScalar}, nil
 	case kMapValue:
