@@ -61,6 +61,8 @@ type lab struct {
 	eth0, eth1, eth2 *offload.Device
 	block1, block2   *classifier.Block
 	devs             tcsyntax.DeviceMap
+	// lastErr is the outcome of the last tc command, for the tests.
+	lastErr error
 }
 
 func newLab() *lab {
@@ -101,8 +103,9 @@ func (l *lab) tc(w io.Writer, line string) error {
 	if f.Block == 1 {
 		b = l.block1
 	}
-	if err := f.Apply(b); err != nil {
-		fmt.Fprintf(w, "  refused: %s\n", describeError(err))
+	l.lastErr = f.Apply(b)
+	if l.lastErr != nil {
+		fmt.Fprintf(w, "  refused: %s\n", describeError(l.lastErr))
 		return nil
 	}
 	p, ok := b.Proto(classifier.Where{Chain: f.Chain, Prio: f.Pref})
@@ -133,6 +136,8 @@ func errnoName(e syscall.Errno) string {
 	switch e {
 	case syscall.EINVAL:
 		return "EINVAL"
+	case syscall.EEXIST:
+		return "EEXIST"
 	case syscall.EIO:
 		return "EIO"
 	case syscall.ENOENT:
