@@ -112,7 +112,7 @@ func actionTrailer(a *args, s action.Spec) error {
 		a.i++
 	}
 	if a.more() && matches(a.peek(), "hw_stats") {
-		return a.errf("hw_stats is not supported: actions here have no hardware statistics to select")
+		return a.errAt(a.i, syscall.EOPNOTSUPP, "hw_stats is not supported: actions here have no hardware statistics to select")
 	}
 	if a.more() && a.peek() == "no_percpu" {
 		p.Flags |= action.NoPercpuStats
