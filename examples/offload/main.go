@@ -89,19 +89,24 @@ func newLab() *lab {
 	return l
 }
 
-// tc runs one `tc filter add` line on the block it names and prints the
-// line and its outcome: the filter's flags and in_hw_count, or the errno
-// and extack the kernel would answer. Only a line that does not parse is
-// an error.
+// tc runs one `tc filter add` (or replace) line on the block it names
+// (block 1, or eth2's own) and prints the line and its outcome: the
+// filter's flags and in_hw_count, or the errno and extack the kernel
+// would answer. Only a line the lab cannot carry out is an error.
 func (l *lab) tc(w io.Writer, line string) error {
 	fmt.Fprintf(w, "$ %s\n", line)
 	f, err := tcsyntax.ParseFilter(line, tcsyntax.Config{Devices: l.devs})
 	if err != nil {
 		return err
 	}
-	b := l.block2
-	if f.Block == 1 {
+	var b *classifier.Block
+	switch {
+	case f.Block == 1:
 		b = l.block1
+	case f.Block == 0 && f.Dev == "eth2":
+		b = l.block2
+	default:
+		return fmt.Errorf("%q: the lab has block 1 and dev eth2 only", line)
 	}
 	l.lastErr = f.Apply(b)
 	if l.lastErr != nil {
@@ -113,7 +118,7 @@ func (l *lab) tc(w io.Writer, line string) error {
 		return fmt.Errorf("%q: added filter not found", line)
 	}
 	nf := p.Filters()[0] // the newest filter of its classifier
-	fmt.Fprintf(w, "  added: %s, in_hw_count %d\n", flagWords(nf.Flags()), nf.InHWCount())
+	fmt.Fprintf(w, "  ok: %s, in_hw_count %d\n", flagWords(nf.Flags()), nf.InHWCount())
 	return nil
 }
 
