@@ -33,7 +33,9 @@ const (
 // BPF only (no scratch memory: no ST or STX instructions), programs of at
 // most a fixed number of instructions, and filters of chain 0 only. It
 // counts, per entry, the packets and bytes the filter matched and when it
-// last did, and reports them on Stats. Refuse makes it fail a command,
+// last did, and reports them on Stats (offload/soft counts every packet
+// it runs a filter on instead; a driver reports what its hardware
+// counts). Refuse makes it fail a command,
 // as a card whose firmware is in trouble would.
 //
 // Setup is called by the classifier under its writer lock; Run is called
