@@ -39,23 +39,35 @@ func bpfSyscall(cmd uintptr, attr []byte) (int, error) {
 
 func ptr(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(&b[0]))) }
 
-// loadBTF loads raw BTF into the kernel (BPF_BTF_LOAD).
+// loadBTF loads raw BTF into the kernel (BPF_BTF_LOAD), asking for the
+// kernel's log only when the load fails.
 func loadBTF(t *testing.T, raw []byte) int {
 	t.Helper()
-	log := make([]byte, 1<<16)
-	attr := make([]byte, 40)
+	fd, _, err := loadBTFLog(raw, 0)
+	if err != nil {
+		_, log, _ := loadBTFLog(raw, 1)
+		require.NoError(t, err, "BPF_BTF_LOAD: %s", log)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
+}
+
+func loadBTFLog(raw []byte, level uint32) (int, string, error) {
 	le := binary.LittleEndian
+	attr := make([]byte, 40)
 	le.PutUint64(attr[0:], ptr(raw))
-	le.PutUint64(attr[8:], ptr(log))
 	le.PutUint32(attr[16:], uint32(len(raw)))
-	le.PutUint32(attr[20:], uint32(len(log)))
-	le.PutUint32(attr[24:], 1)
+	var log []byte
+	if level > 0 {
+		log = make([]byte, 1<<24)
+		le.PutUint64(attr[8:], ptr(log))
+		le.PutUint32(attr[20:], uint32(len(log)))
+		le.PutUint32(attr[24:], level)
+	}
 	fd, err := bpfSyscall(unix.BPF_BTF_LOAD, attr)
 	runtime.KeepAlive(raw)
 	runtime.KeepAlive(log)
-	require.NoError(t, err, "BPF_BTF_LOAD: %s", bytes.TrimRight(log, "\x00"))
-	t.Cleanup(func() { unix.Close(fd) })
-	return fd
+	return fd, lastLine(string(bytes.TrimRight(log, "\x00"))), err
 }
 
 // loadProg is BPF_PROG_LOAD of a SCHED_CLS program with BTF and one
@@ -169,44 +181,72 @@ func TestKernelCORE(t *testing.T) {
 				funcID, err := cs.Types.TypeID(fn)
 				require.NoError(t, err)
 
-				theirs, klog, kerr := loadProg(t, code, btfFD, funcID, krelos)
-
 				mine, err := Apply(cs.Programs[name], cs.Types, tg, &Options{Kernel: true})
-				if kerr != nil && mine == nil {
-					// Both refuse the relocation itself.
-					require.Error(t, err)
-					assert.ErrorIs(t, err, kerr, "errno: kernel %v (%s), ours %v", kerr, lastLine(klog), err)
-					t.Logf("both refuse: kernel %v (%s); ours: %v", kerr, lastLine(klog), err)
-					return
-				}
-				require.NoError(t, err, "kernel log: %s", lastLine(klog))
-				var buf bytes.Buffer
-				require.NoError(t, mine.Marshal(&buf, binary.LittleEndian))
-				ours, olog, oerr := loadProg(t, buf.Bytes(), btfFD, funcID, nil)
-				if kerr != nil || oerr != nil {
-					require.Equal(t, kerr, oerr, "load: kernel %q, ours %q", lastLine(klog), lastLine(olog))
-					assert.Equal(t, lastVerifierError(klog), lastVerifierError(olog))
-					t.Logf("verifier rejects both: %s", lastVerifierError(olog))
-					return
-				}
-				want, got := xlated(t, theirs), xlated(t, ours)
-				assert.Equal(t, fmt.Sprint(want), fmt.Sprint(got), "xlated instructions")
-				t.Logf("same translation, %d instructions", len(got))
-
-				// The comparison means something only if the kernel did
-				// relocate: where our relocation changed the program, the
-				// program as compiled must translate differently (or not
-				// load at all).
-				if !sameProgram(cs.Programs[name].Instructions, mine) {
-					plain, _, perr := loadProg(t, code, btfFD, funcID, nil)
-					if perr == nil {
-						assert.NotEqual(t, fmt.Sprint(want), fmt.Sprint(xlated(t, plain)), "the kernel left the program as compiled")
-					}
-				}
-				assert.Equal(t, runCtx(t, theirs), runCtx(t, ours), "run")
+				compareWithKernel(t, code, btfFD, funcID, krelos, cs.Programs[name].Instructions, mine, err)
 			})
 		}
 	}
+}
+
+// outcome names how a comparison with the kernel ended, for test logs
+// and counts.
+type outcome string
+
+const (
+	bothRefuse    outcome = "both refuse the relocation"
+	bothRejected  outcome = "the verifier rejects both"
+	sameXlated    outcome = "same translation and run"
+	notCompared   outcome = "not compared"
+	kernelDiffers outcome = "differs"
+)
+
+// compareWithKernel loads code with the kernel relocating it (krelos) and
+// our relocation of it (mine, or myErr), and requires the same errno, the
+// same verifier complaint, or the same translation and run results.
+func compareWithKernel(t *testing.T, code []byte, btfFD int, funcID btf.TypeID, krelos []kernelRelo, in, mine asm.Instructions, myErr error) outcome {
+	t.Helper()
+	theirs, klog, kerr := loadProg(t, code, btfFD, funcID, krelos)
+	if kerr != nil && mine == nil {
+		require.Error(t, myErr)
+		if !assert.ErrorIs(t, myErr, kerr, "errno: kernel %v (%s), ours %v", kerr, lastLine(klog), myErr) {
+			return kernelDiffers
+		}
+		t.Logf("both refuse: kernel %v (%s); ours: %v", kerr, lastLine(klog), myErr)
+		return bothRefuse
+	}
+	if !assert.NoError(t, myErr, "kernel: %v %s", kerr, lastLine(klog)) {
+		return kernelDiffers
+	}
+	var buf bytes.Buffer
+	require.NoError(t, mine.Marshal(&buf, binary.LittleEndian))
+	ours, olog, oerr := loadProg(t, buf.Bytes(), btfFD, funcID, nil)
+	if kerr != nil || oerr != nil {
+		if !assert.Equal(t, kerr, oerr, "load: kernel %q, ours %q", lastLine(klog), lastLine(olog)) ||
+			!assert.Equal(t, lastVerifierError(klog), lastVerifierError(olog)) {
+			return kernelDiffers
+		}
+		t.Logf("verifier rejects both: %s", lastVerifierError(olog))
+		return bothRejected
+	}
+	want, got := xlated(t, theirs), xlated(t, ours)
+	if !assert.Equal(t, fmt.Sprint(want), fmt.Sprint(got), "xlated instructions") {
+		return kernelDiffers
+	}
+	t.Logf("same translation, %d instructions", len(got))
+
+	// The comparison means something only if the kernel did relocate:
+	// where our relocation changed the program, the program as compiled
+	// must translate differently (or not load at all).
+	if !sameProgram(in, mine) {
+		plain, _, perr := loadProg(t, code, btfFD, funcID, nil)
+		if perr == nil {
+			assert.NotEqual(t, fmt.Sprint(want), fmt.Sprint(xlated(t, plain)), "the kernel left the program as compiled")
+		}
+	}
+	if !assert.Equal(t, runCtx(t, theirs), runCtx(t, ours), "run") {
+		return kernelDiffers
+	}
+	return sameXlated
 }
 
 // sameProgram reports whether two instruction lists encode alike.
