@@ -40,6 +40,13 @@ type Result struct {
 	// res->goto_tp to the first filter of that chain).
 	Goto      bool
 	GotoChain uint32
+	// Hardware is set by the caller when the actions run on behalf of a
+	// device that ran the filter (an offloaded skip_sw filter): verdicts
+	// are as usual, but the counters belong to the driver, which reports
+	// them through Chain.UpdateHWStats, so the software counters and use
+	// times are left alone, as they are in the kernel, where such a
+	// filter never runs in software.
+	Hardware bool
 }
 
 // Stats is a snapshot of an action's counters (gnet_stats_basic, the
@@ -197,8 +204,12 @@ func (c *Common) setCtrl(v Verdict) {
 	}
 }
 
-// touch is tcf_lastuse_update.
-func (c *Common) touch() {
+// touch is tcf_lastuse_update. Like every counter update it is left to
+// the driver when the actions run on behalf of hardware (res.Hardware).
+func (c *Common) touch(res *Result) {
+	if res != nil && res.Hardware {
+		return
+	}
 	now := c.clock.Now()
 	c.lastuse.Store(now)
 	if c.firstuse.Load() == 0 {
@@ -208,12 +219,29 @@ func (c *Common) touch() {
 
 // count is bstats_update: bytes += qdisc_pkt_len, packets += GSO segments
 // or 1.
-func (c *Common) count(pkt *packet.Packet) {
+func (c *Common) count(pkt *packet.Packet, res *Result) {
+	if res != nil && res.Hardware {
+		return
+	}
 	c.bytes.Add(uint64(pktLen(pkt)))
 	if pkt.GSOSize != 0 {
 		c.packets.Add(uint64(pkt.GSOSegs))
 	} else {
 		c.packets.Add(1)
+	}
+}
+
+// drop counts a dropped packet (qstats drops).
+func (c *Common) drop(res *Result) {
+	if res == nil || !res.Hardware {
+		c.drops.Add(1)
+	}
+}
+
+// overlimit counts an over-limit packet (qstats overlimits).
+func (c *Common) overlimit(res *Result) {
+	if res == nil || !res.Hardware {
+		c.overlimits.Add(1)
 	}
 }
 

@@ -202,14 +202,14 @@ func bpfInit(x *txn, opts []byte, has bool, f *initArgs) (Action, error) {
 
 // Act is tcf_bpf_act with the SCHED_ACT verdict mapping.
 func (b *bpfAction) Act(pkt *packet.Packet, res *Result) Verdict {
-	b.touch()
-	b.count(pkt)
+	b.touch(res)
+	b.count(pkt, res)
 	r := Verdict(int32(b.p.Load().prog.Run(pkt)))
 	switch r {
 	case Pipe, Reclassify, OK, Redirect:
 		return r
 	case Shot:
-		b.drops.Add(1)
+		b.drop(res)
 		return r
 	case Unspec:
 		return b.Verdict()

@@ -402,11 +402,11 @@ func (w *csumWalk) ipv6(flags CsumUpdate) bool {
 // frame), the selected checksums of the IPv4 or IPv6 packet recomputed;
 // a packet that cannot be parsed is dropped.
 func (c *csumAction) Act(pkt *packet.Packet, res *Result) Verdict {
-	c.touch()
-	c.count(pkt)
+	c.touch(res)
+	c.count(pkt, res)
 	action := c.Verdict()
 	if action == Shot {
-		c.drops.Add(1)
+		c.drop(res)
 		return Shot
 	}
 	flags := CsumUpdate(c.update.Load())
@@ -446,7 +446,7 @@ loop:
 		_ = pkt.SetNetworkOffset(data0)
 	}
 	if !ok {
-		c.drops.Add(1)
+		c.drop(res)
 		return Shot
 	}
 	return action

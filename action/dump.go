@@ -201,6 +201,14 @@ func formatAction(w *strings.Builder, a Action, filter, stats bool) {
 		s := c.Stats()
 		w.WriteString("\tAction statistics:\n")
 		fmt.Fprintf(w, "\tSent %d bytes %d pkt (dropped %d, overlimits %d requeues 0) \n", s.Bytes, s.Packets, s.Drops, s.Overlimits)
+		// print_tcstats_basic_hw: the software and hardware shares, once
+		// hardware has counted anything.
+		if s.HWBytes != 0 || s.HWPackets != 0 {
+			if s.Bytes >= s.HWBytes && s.Packets >= s.HWPackets {
+				fmt.Fprintf(w, "\tSent software %d bytes %d pkt\n", s.Bytes-s.HWBytes, s.Packets-s.HWPackets)
+			}
+			fmt.Fprintf(w, "\tSent hardware %d bytes %d pkt\n", s.HWBytes, s.HWPackets)
+		}
 		w.WriteString("\tbacklog 0b 0p requeues 0\n")
 	}
 	if ck := c.Cookie(); ck != nil {

@@ -162,11 +162,11 @@ func (g *gactAction) Act(pkt *packet.Packet, res *Result) Verdict {
 			}
 		}
 	}
-	g.count(pkt)
+	g.count(pkt, res)
 	if action == Shot {
-		g.drops.Add(1)
+		g.drop(res)
 	}
-	g.touch()
+	g.touch(res)
 	return action
 }
 

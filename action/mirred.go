@@ -247,34 +247,34 @@ func (m *mirredAction) Act(pkt *packet.Packet, res *Result) Verdict {
 	if nest.Add(1) > uapi.MIRRED_NEST_LIMIT {
 		return Shot
 	}
-	m.touch()
-	m.count(pkt)
+	m.touch(res)
+	m.count(pkt, res)
 	retval := m.Verdict()
 	p := m.p.Load()
 	if p.block != 0 {
-		return m.blockcast(pkt, p, retval)
+		return m.blockcast(pkt, res, p, retval)
 	}
 	if p.ifindex == 0 || m.fwd == nil {
-		m.overlimits.Add(1)
+		m.overlimit(res)
 		return retval
 	}
 	st, ok := m.fwd.Device(p.ifindex)
 	if !ok {
 		// The device went away (NETDEV_UNREGISTER cleared tcfm_dev).
-		m.overlimits.Add(1)
+		m.overlimit(res)
 		return retval
 	}
-	return m.toDev(pkt, p.ifindex, st.Up, p.macXmit, p.eaction, retval)
+	return m.toDev(pkt, res, p.ifindex, st.Up, p.macXmit, p.eaction, retval)
 }
 
 // toDev is tcf_mirred_to_dev.
-func (m *mirredAction) toDev(pkt *packet.Packet, ifindex uint32, up, macXmit bool, eaction MirredAction, retval Verdict) Verdict {
+func (m *mirredAction) toDev(pkt *packet.Packet, res *Result, ifindex uint32, up, macXmit bool, eaction MirredAction, retval Verdict) Verdict {
 	isRedirect := eaction.redirect()
 	if !up {
 		if isRedirect {
 			retval = Shot
 		}
-		m.overlimits.Add(1)
+		m.overlimit(res)
 		return retval
 	}
 	atIngress := pkt.Direction == packet.Ingress
@@ -291,7 +291,7 @@ func (m *mirredAction) toDev(pkt *packet.Packet, ifindex uint32, up, macXmit boo
 		retval = Consumed
 	}
 	if err := m.fwd.Forward(pkt, req); err != nil {
-		m.overlimits.Add(1)
+		m.overlimit(res)
 	}
 	return retval
 }
@@ -299,14 +299,14 @@ func (m *mirredAction) toDev(pkt *packet.Packet, ifindex uint32, up, macXmit boo
 // blockcast is tcf_blockcast: to every port of the block but the current
 // device; a redirect mirrors to all but the last port and redirects to
 // the last.
-func (m *mirredAction) blockcast(pkt *packet.Packet, p *mirredParams, retval Verdict) Verdict {
+func (m *mirredAction) blockcast(pkt *packet.Packet, res *Result, p *mirredParams, retval Verdict) Verdict {
 	bf, ok := m.fwd.(BlockForwarder)
 	var ports []uint32
 	if ok {
 		ports = bf.BlockPorts(p.block)
 	}
 	if len(ports) == 0 {
-		m.overlimits.Add(1)
+		m.overlimit(res)
 		return retval
 	}
 	except := pkt.Ifindex
@@ -316,7 +316,7 @@ func (m *mirredAction) blockcast(pkt *packet.Packet, p *mirredParams, retval Ver
 				continue
 			}
 			st, _ := m.fwd.Device(port)
-			m.toDev(pkt, port, st.Up, st.MACHeaderXmit, p.eaction, retval)
+			m.toDev(pkt, res, port, st.Up, st.MACHeaderXmit, p.eaction, retval)
 		}
 		return retval
 	}
@@ -335,13 +335,13 @@ func (m *mirredAction) blockcast(pkt *packet.Packet, p *mirredParams, retval Ver
 			// for the previous one here.
 			st, _ := m.fwd.Device(port)
 			pst, _ := m.fwd.Device(prev)
-			m.toDev(pkt, prev, pst.Up, st.MACHeaderXmit, mirror, retval)
+			m.toDev(pkt, res, prev, pst.Up, st.MACHeaderXmit, mirror, retval)
 		}
 		prev, havePrev = port, true
 	}
 	if havePrev {
 		st, _ := m.fwd.Device(prev)
-		return m.toDev(pkt, prev, st.Up, st.MACHeaderXmit, p.eaction, retval)
+		return m.toDev(pkt, res, prev, st.Up, st.MACHeaderXmit, p.eaction, retval)
 	}
 	return retval
 }

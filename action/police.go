@@ -405,8 +405,8 @@ func mtuCheck(pkt *packet.Packet, limit uint32) bool {
 
 // Act is tcf_police_act.
 func (pa *policeAction) Act(pkt *packet.Packet, res *Result) Verdict {
-	pa.touch()
-	pa.count(pkt)
+	pa.touch(res)
+	pa.count(pkt, res)
 	ret := pa.Verdict()
 	p := pa.p.Load()
 	if p.ewmaRate != 0 {
@@ -415,11 +415,11 @@ func (pa *policeAction) Act(pkt *packet.Packet, res *Result) Verdict {
 			bps, ok = pa.est.Rate(pa)
 		}
 		if !ok || bps >= uint64(p.ewmaRate) {
-			return pa.overlimit(ret)
+			return pa.exceed(ret, res)
 		}
 	}
 	if !mtuCheck(pkt, p.mtu) {
-		return pa.overlimit(ret)
+		return pa.exceed(ret, res)
 	}
 	if !p.ratePresent && !p.ppsPresent {
 		return p.result
@@ -446,18 +446,19 @@ func (pa *policeAction) Act(pkt *packet.Packet, res *Result) Verdict {
 		pa.lock.Store(false)
 		ret = p.result
 		if ret == Shot {
-			pa.drops.Add(1)
+			pa.drop(res)
 		}
 		return ret
 	}
 	pa.lock.Store(false)
-	return pa.overlimit(ret)
+	return pa.exceed(ret, res)
 }
 
-func (pa *policeAction) overlimit(ret Verdict) Verdict {
-	pa.overlimits.Add(1)
+// exceed counts an over-limit packet and returns the exceed verdict.
+func (pa *policeAction) exceed(ret Verdict, res *Result) Verdict {
+	pa.overlimit(res)
 	if ret == Shot {
-		pa.drops.Add(1)
+		pa.drop(res)
 	}
 	return ret
 }

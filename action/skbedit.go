@@ -231,8 +231,8 @@ func vlanProtocol(pkt *packet.Packet) uint16 {
 
 // Act is tcf_skbedit_act.
 func (s *skbeditAction) Act(pkt *packet.Packet, res *Result) Verdict {
-	s.touch()
-	s.count(pkt)
+	s.touch(res)
+	s.count(pkt, res)
 	p := s.p.Load()
 	action := s.Verdict()
 	if p.flags&uapi.SKBEDIT_F_PRIORITY != 0 {
@@ -246,13 +246,13 @@ func (s *skbeditAction) Act(pkt *packet.Packet, res *Result) Verdict {
 		switch vlanProtocol(pkt) {
 		case uapi.ETH_P_IP:
 			if nh < 0 || wlen+20 > avail {
-				s.drops.Add(1)
+				s.drop(res)
 				return Shot
 			}
 			pkt.Priority = uint32(b[nh+1] >> 2)
 		case uapi.ETH_P_IPV6:
 			if nh < 0 || wlen+40 > avail {
-				s.drops.Add(1)
+				s.drop(res)
 				return Shot
 			}
 			ds := uint8(binary.BigEndian.Uint16(b[nh:]) >> 4)

@@ -325,8 +325,8 @@ func ethPush(pkt *packet.Packet, dst, src *[6]byte) error {
 // in both directions, which is where the kernel puts data for the
 // duration of the action.
 func (v *vlanAction) Act(pkt *packet.Packet, res *Result) Verdict {
-	v.touch()
-	v.count(pkt)
+	v.touch(res)
+	v.count(pkt, res)
 	action := v.Verdict()
 	p := v.p.Load()
 	// At ingress the kernel pushes the MAC header back for the duration
@@ -341,7 +341,7 @@ func (v *vlanAction) Act(pkt *packet.Packet, res *Result) Verdict {
 		postpull(pkt, pkt.Bytes()[:pkt.MACLen()])
 	}
 	if err != nil {
-		v.drops.Add(1)
+		v.drop(res)
 		return Shot
 	}
 	return action

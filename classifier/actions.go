@@ -66,7 +66,7 @@ func (a *Actions) Exec(pkt *packet.Packet, res Result) Result {
 	// action through an interface, so a local would escape to the heap:
 	// results are recycled instead.
 	ar := actionResults.Get().(*action.Result)
-	*ar = action.Result{ClassID: uint32(res.ClassID)}
+	*ar = action.Result{ClassID: uint32(res.ClassID), Hardware: res.Hardware}
 	res.Verdict = a.c.Run(pkt, ar)
 	res.ClassID = handle.Handle(ar.ClassID)
 	actionResults.Put(ar)

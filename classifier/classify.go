@@ -67,6 +67,7 @@ func (c *Chain) Classify(pkt *packet.Packet) Result {
 			res.Class = 0
 			res.ClassID = f.classID&0xFFFF0000 | handle.Handle(pkt.TCClassID)
 			res.Filter = f.handle
+			res.Hardware = f.genFlags&SkipSW != 0
 			ret = directVerdict(action.Verdict(fr))
 			if ret == action.Unspec {
 				continue
@@ -83,6 +84,7 @@ func (c *Chain) Classify(pkt *packet.Packet) Result {
 			res.Class, res.ClassID = 0, handle.Handle(uint32(fr))
 		}
 		res.Filter = f.handle
+		res.Hardware = f.genFlags&SkipSW != 0
 		ret = action.OK
 		if f.actions != nil {
 			res.Verdict = action.OK

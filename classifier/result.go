@@ -26,6 +26,12 @@ type Result struct {
 	// Filter is the handle of the last filter that set ClassID, 0 when
 	// none did.
 	Filter uint32
+	// Hardware is set when that filter was an offloaded skip_sw filter
+	// that the device the packet arrived on ran (offload.HardwareRunner):
+	// its actions then ran on the device's behalf, and their counters are
+	// left to the driver's statistics, as in the kernel, where such a
+	// filter never runs in software.
+	Hardware bool
 }
 
 // Decided reports whether a filter made a decision (Verdict >= 0).

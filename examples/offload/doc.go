@@ -53,12 +53,9 @@
 // in hardware, so the cards count only what their skip_sw filters match;
 // a real card would also count the frames it handled for the others.
 //
-// Two differences from the kernel show in the statistics the tour
-// prints, and the tests record the kernel's answers for both: the actions
-// of a skip_sw filter also run, and count, in software once the card's
-// program matched, so each frame is counted twice once the card reports
-// it (the kernel never runs a skip_sw filter in software); and the
-// printed statistics lack tc's "Sent software" and "Sent hardware" lines.
+// As in the kernel, the actions of a skip_sw filter that a card ran count
+// nothing in software: their statistics are the counters the cards report,
+// which tc -s prints as "Sent hardware" beside the software share.
 //
 // # Kernel source
 //

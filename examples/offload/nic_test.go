@@ -142,9 +142,9 @@ func cardStats(t *testing.T) (*classifier.Proto, *classifier.Filter) {
 
 // TestSkipSWActionsCountOnlyHardware: a skip_sw filter never runs in
 // software in the kernel (cls_bpf_classify skips it), so its actions'
-// statistics are exactly the counters the cards report. Here the
-// classifier runs the filter's actions in software after the card's
-// program matched, and they count the frame a second time.
+// statistics are exactly the counters the cards report. The classifier
+// runs the actions on the card's behalf, which must not count the frame a
+// second time.
 func TestSkipSWActionsCountOnlyHardware(t *testing.T) {
 	_, f := cardStats(t)
 	st := f.Actions().(*classifier.Actions).Chain().Actions()[0].Stats()
