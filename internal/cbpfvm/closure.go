@@ -56,7 +56,7 @@ type Closures struct {
 // returns nil when the program uses scratch memory or a path through it is
 // longer than MaxClosureDepth.
 func CompileClosures(p *Prog, random func() uint32) *Closures {
-	if !closable(p.ops) {
+	if !p.closable() {
 		return nil
 	}
 	// plain[i] runs instruction i's operation alone; nodes[i], what jumps
@@ -190,7 +190,8 @@ func (c *Closures) Run(pkt *packet.Packet) uint32 {
 
 // closable reports whether a program can run as closures: no scratch
 // memory, and no path longer than MaxClosureDepth.
-func closable(ops []op) bool {
+func (p *Prog) closable() bool {
+	ops := p.ops
 	depth := make([]int, len(ops))
 	for i := len(ops) - 1; i >= 0; i-- {
 		o := &ops[i]
@@ -207,8 +208,9 @@ func closable(ops []op) bool {
 			d = max(depth[o.jt], depth[o.jf])
 		case kJeqTable:
 			d = depth[o.jf]
-			// The entries' targets are checked through the JEQs the table
-			// covers, whose depths include them.
+			for _, t := range p.targets[o.cmp : o.cmp+o.mask] {
+				d = max(d, depth[t])
+			}
 		default:
 			d = depth[i+1]
 		}

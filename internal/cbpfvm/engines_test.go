@@ -252,12 +252,22 @@ func TestClosable(t *testing.T) {
 		long = append(long, Insn{0x04, 0, 0, 1}) // add #1
 	}
 	long = append(long, Insn{0x16, 0, 0, 0}) // ret a
+	// A JEQ table whose first entry leads down a long path.
+	jeqs := []Insn{
+		{0x15, 3, 0, 1}, // jeq #1 jt 4 jf 1
+		{0x15, 1, 0, 2}, // jeq #2 jt 3 jf 2
+		{0x15, 0, 0, 3}, // jeq #3 jt 3 jf 3
+		{0x06, 0, 0, 0}, // ret #0
+	}
+	table := func(tail []Insn) []Insn { return append(append([]Insn{}, jeqs...), tail...) }
 	tests := []struct {
 		name string
 		prog []Insn
 		want bool
 	}{
 		{"tcp_dst_port_80", decode(seedPrograms[0]), true},
+		{"table_entry_past_the_limit", table(long[1:]), false},
+		{"table_entry_at_the_limit", table(long[2:]), true},
 		{"every_extension", decode(seedPrograms[1]), true},
 		{"scratch_memory", decode(seedPrograms[2]), false},
 		{"path_at_the_limit", long[1:], true},
