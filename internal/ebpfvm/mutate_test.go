@@ -14,12 +14,19 @@ import (
 
 	"github.com/clsbpf/clsbpf/internal/ebpfvm"
 	"github.com/clsbpf/clsbpf/internal/kerneltest"
+	"github.com/clsbpf/clsbpf/internal/uapi"
 )
 
-// mutate changes one field of one instruction of p.
+// mutate changes one field of one instruction of p. It leaves loop
+// counters and backward jumps alone: turning a bounded loop into one of
+// 2^64 iterations only makes the kernel verifier run to its complexity
+// limit, seconds per program.
 func mutate(r *rand.Rand, p []I) []I {
 	p = append([]I(nil), p...)
 	i := r.IntN(len(p))
+	for p[i].Dst == rCnt || (p[i].Op&0x07 == uapi.BPF_JMP && p[i].Off < 0) {
+		i = r.IntN(len(p))
+	}
 	switch r.IntN(5) {
 	case 0:
 		p[i].Op = uint8(r.Uint32())
