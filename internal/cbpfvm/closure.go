@@ -60,7 +60,8 @@ func CompileClosures(p *Prog, random func() uint32) *Closures {
 		return nil
 	}
 	// plain[i] runs instruction i's operation alone; nodes[i], what jumps
-	// land on, is a chain when one starts at i.
+	// land on, is a window or a msh guard when one starts at i. The larger
+	// closures hand the loads they cannot decide to plain ones.
 	plain := make([]node, len(p.ops))
 	nodes := make([]node, len(p.ops))
 	live := liveA(p.ops)
@@ -77,109 +78,9 @@ func CompileClosures(p *Prog, random func() uint32) *Closures {
 			nodes[i] = c
 		} else if c := p.mshGuard(i, at, plain); c != nil {
 			nodes[i] = c
-		} else if c := p.chain(i, at, plain); c != nil {
-			nodes[i] = c
 		}
 	}
 	return &Closures{entry: nodes[0]}
-}
-
-// maxChain bounds the steps of one chain.
-const maxChain = 16
-
-// A chain runs, in one closure, a path of guards (Eq form) and LDX MSH
-// loads in which each step goes on into the next: the run of checks at the
-// top of nearly every tcpdump filter ("ldh [12]; jeq #0x800", "ldb [23];
-// jeq #6", "ldh [20]; jset #0x1fff", "ldxb 4*([14]&0xf)", "ldh [x + 16];
-// jeq #80"). Each step reads a big-endian word at its offset and shifts
-// it down to its size, so a step is a handful of instructions with no
-// dispatch. A step whose word is not wholly inside the frame (a load near
-// the end, a header-relative or failing offset) is not decided by the
-// chain: the run goes on in that step's own closure, with A and X as
-// they are, which gives it the exact semantics of its instructions.
-
-// chainStep is one step of a chain.
-type chainStep struct {
-	k        uint32 // offset; plus X when xmask is all ones
-	xmask    uint32
-	shift    uint32 // 32 - 8*size
-	msh      bool   // X = 4*(byte & 0xf), no test
-	mask     uint32 // A = value & mask
-	test     uint32
-	cmp      uint32
-	exitWhen bool // leave for exit when (A & test == cmp) == exitWhen
-	exit     next
-	slow     node // the step's own closure
-}
-
-// isChainStep reports whether operation o can be a chain step.
-func isChainStep(o *op) bool {
-	switch o.kind {
-	case kLdxMsh, kGuardAbsWEq, kGuardAbsHEq, kGuardAbsBEq, kGuardIndWEq, kGuardIndHEq, kGuardIndBEq:
-		return true
-	}
-	return false
-}
-
-// chain returns the chain closure starting at instruction i, or nil when
-// fewer than two steps start there.
-func (p *Prog) chain(i int, at func(uint16) next, plain []node) node {
-	var steps []chainStep
-	pc := i
-	for len(steps) < maxChain && isChainStep(&p.ops[pc]) {
-		o := &p.ops[pc]
-		s := chainStep{k: o.k, slow: plain[pc]}
-		if o.kind == kLdxMsh {
-			s.shift, s.msh = 24, true
-			steps = append(steps, s)
-			pc++
-			continue
-		}
-		switch o.kind {
-		case kGuardAbsWEq, kGuardIndWEq:
-			s.shift = 0
-		case kGuardAbsHEq, kGuardIndHEq:
-			s.shift = 16
-		default:
-			s.shift = 24
-		}
-		if o.kind >= kGuardIndWEq {
-			s.xmask = ^uint32(0)
-		}
-		s.mask, s.test, s.cmp = o.mask, o.test, o.cmp
-		// Go on along the branch that leads to another step (the false
-		// one if both or neither do); leave along the other.
-		on, off, when := o.jf, o.jt, true
-		if !isChainStep(&p.ops[on]) && isChainStep(&p.ops[o.jt]) {
-			on, off, when = o.jt, o.jf, false
-		}
-		s.exit, s.exitWhen = at(off), when
-		steps = append(steps, s)
-		pc = int(on)
-	}
-	if len(steps) < 2 {
-		return nil
-	}
-	after := at(uint16(pc))
-	return func(d []byte, pkt *packet.Packet, a, x uint32) uint32 {
-		for j := range steps {
-			s := &steps[j]
-			off := uint(s.k + x&s.xmask)
-			if off+4 > uint(len(d)) {
-				return s.slow(d, pkt, a, x)
-			}
-			v := binary.BigEndian.Uint32(d[off:]) >> (s.shift & 31)
-			if s.msh {
-				x = (v & 0xf) << 2
-				continue
-			}
-			a = v & s.mask
-			if (a&s.test == s.cmp) == s.exitWhen {
-				return s.exit.to(d, pkt, a, x)
-			}
-		}
-		return after.to(d, pkt, a, x)
-	}
 }
 
 // Run runs the program on pkt and returns the filter's result.
