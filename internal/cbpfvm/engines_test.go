@@ -2,6 +2,7 @@ package cbpfvm
 
 import (
 	"encoding/binary"
+	"hash/fnv"
 	"math/rand/v2"
 	"testing"
 
@@ -155,15 +156,24 @@ func FuzzEngines(f *testing.F) {
 		Insn{0x06, 0, 0, 0xffffffff}, // ret #-1
 		Insn{0x06, 0, 0, 0},          // ret #0
 	), seedFrame, uint32(0))
+	f.Add([]byte{1, 2, 3}, seedFrame, uint32(1<<31))
 	f.Fuzz(func(t *testing.T, b, data []byte, flags uint32) {
 		prog := decode(b)
-		if Check(prog) != nil {
+		switch {
+		case flags>>31 != 0:
+			// A tcpdump-shaped prologue whose constants come from data.
+			h := fnv.New64a()
+			h.Write(b)
+			ref := make([]byte, 128)
+			copy(ref, data)
+			prog = genPrologue(rand.New(rand.NewPCG(h.Sum64(), 0)), ref)
+		case Check(prog) != nil:
 			prog = genProgram(b)
-			if Check(prog) != nil {
-				return
-			}
 		}
-		runAllEngines(t, prog, fuzzPacket(data, flags))
+		if Check(prog) != nil {
+			return
+		}
+		runAllEngines(t, prog, fuzzPacket(data, flags&^(1<<31)))
 	})
 }
 
