@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"net"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/clsbpf/clsbpf/action"
@@ -43,6 +44,7 @@ func ParseActions(words []string, devs Devices) ([]action.Spec, int, error) {
 // parseActionList is parse_action, from the current word.
 func parseActionList(a *args, devs Devices) ([]action.Spec, error) {
 	var specs []action.Spec
+	var cookie []byte
 	expect := false // eap: "action" seen, parameters expected
 	for a.more() {
 		w := a.peek()
@@ -72,7 +74,7 @@ func parseActionList(a *args, devs Devices) ([]action.Spec, error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := actionTrailer(a, s); err != nil {
+			if err := actionTrailer(a, s, &cookie); err != nil {
 				return nil, err
 			}
 			if a.i == start {
@@ -93,9 +95,13 @@ func parseActionList(a *args, devs Devices) ([]action.Spec, error) {
 }
 
 // actionTrailer reads what parse_action takes after any kind: cookie,
-// hw_stats and no_percpu.
-func actionTrailer(a *args, s action.Spec) error {
+// hw_stats, no_percpu and skip_sw or skip_hw. iproute2 keeps the last
+// cookie for the rest of the list (its length outlives the loop), so
+// every later action in the same list carries it too unless it names its
+// own: *cookie carries it from one action to the next.
+func actionTrailer(a *args, s action.Spec, cookie *[]byte) error {
 	p := params(s)
+	p.Cookie = *cookie
 	if a.more() && a.peek() == "cookie" {
 		if err := a.next(); err != nil {
 			return err
@@ -109,6 +115,7 @@ func actionTrailer(a *args, s action.Spec) error {
 			return a.errf("cookie must be a hex string")
 		}
 		p.Cookie = b
+		*cookie = b
 		a.i++
 	}
 	if a.more() && matches(a.peek(), "hw_stats") {
@@ -118,11 +125,12 @@ func actionTrailer(a *args, s action.Spec) error {
 		p.Flags |= action.NoPercpuStats
 		a.i++
 	}
-	if a.more() && a.peek() == "skip_sw" {
-		p.Flags |= action.SkipSW
-		a.i++
-	} else if a.more() && a.peek() == "skip_hw" {
-		p.Flags |= action.SkipHW
+	for a.more() && (a.peek() == "skip_sw" || a.peek() == "skip_hw") {
+		if a.peek() == "skip_sw" {
+			p.Flags |= action.SkipSW
+		} else {
+			p.Flags |= action.SkipHW
+		}
 		a.i++
 	}
 	return nil
@@ -425,10 +433,14 @@ loop:
 	if ok == 0 && iok == 0 {
 		return nil, a.errf("mirred needs a direction and a mode")
 	}
+	// tc sends the next two and the kernel refuses them (EINVAL, or
+	// "Specified device does not exist"); refusing them here keeps every
+	// accepted action printable in tc words.
 	if ok > 0 && m.Action == 0 {
-		// tc sends such an action and the kernel refuses it (EINVAL);
-		// refusing it here keeps every accepted action printable.
 		return nil, a.errf("mirred needs mirror or redirect after the direction")
+	}
+	if m.Action != 0 && dev == "" {
+		return nil, a.errf("mirred needs a device: dev NAME")
 	}
 	if dev != "" {
 		if devs == nil {
@@ -763,19 +775,20 @@ loop:
 	case ppsBurst != 0 && pps == 0:
 		return nil, a.errf("'pkts_rate' requires 'pkts_burst'.")
 	}
+	// tc_calc_rtable sets cell_align to -1 in every rate it fills.
 	if rate != 0 {
-		p.Rate = action.RateSpec{Rate: clamp32(rate), MPU: uint16(mpu), Overhead: overhead, Linklayer: linklayer}
+		p.Rate = action.RateSpec{Rate: clamp32(rate), MPU: uint16(mpu), Overhead: overhead, Linklayer: linklayer, CellAlign: -1}
 		if rcell >= 0 {
 			p.Rate.CellLog = uint8(rcell)
 		}
 		if rate >= 1<<32 {
 			p.Rate64 = rate
 		}
-		p.Burst = action.BurstTicks(rate, uint64(buffer))
+		p.Burst = xmitTime(rate, uint64(buffer))
 	}
 	p.MTU = mtu
 	if prate != 0 {
-		p.PeakRate = action.RateSpec{Rate: clamp32(prate), MPU: uint16(mpu), Overhead: overhead, Linklayer: linklayer}
+		p.PeakRate = action.RateSpec{Rate: clamp32(prate), MPU: uint16(mpu), Overhead: overhead, Linklayer: linklayer, CellAlign: -1}
 		if pcell >= 0 {
 			p.PeakRate.CellLog = uint8(pcell)
 		}
@@ -787,9 +800,76 @@ loop:
 	p.Conform = presult
 	if pps != 0 {
 		p.PktRate = pps
-		p.PktBurst = uint64(action.BurstTicks(pps, ppsBurst))
+		p.PktBurst = uint64(xmitTime(pps, ppsBurst))
 	}
 	return p, nil
+}
+
+// xmitTime is tc_calc_xmittime: the time to send size bytes at rate
+// bytes per second, truncated to whole microseconds, in psched ticks of
+// 64 ns (15.625 per microsecond), truncated again, as tc computes a
+// police burst.
+func xmitTime(rate, size uint64) uint32 {
+	us := 1e6 * (float64(size) / float64(rate))
+	if us >= 1<<32 {
+		us = 1<<32 - 1
+	}
+	t := float64(uint32(us)) * 15.625
+	if t >= 1<<32 {
+		return ^uint32(0)
+	}
+	return uint32(t)
+}
+
+// llAddr is iproute2's ll_addr_a2n for a 6-byte address: up to six
+// colon-separated groups, each read as sscanf("%x") reads it (leading
+// hex digits, an optional sign and 0x prefix) and at most 255, written
+// over prev (the address given before, or zeros): missing groups keep
+// their earlier value, as tc's buffer does.
+func llAddr(s string, prev net.HardwareAddr) (net.HardwareAddr, bool) {
+	mac := make(net.HardwareAddr, 6)
+	copy(mac, prev)
+	for i := 0; i < 6; i++ {
+		group, rest, more := strings.Cut(s, ":")
+		v, ok := scanHex(group)
+		if !ok || v > 255 {
+			return nil, false
+		}
+		mac[i] = byte(v)
+		if !more {
+			break
+		}
+		s = rest
+	}
+	return mac, true
+}
+
+// scanHex is sscanf("%x") on the start of s: blanks, a sign, an
+// optional 0x, then at least one hex digit; the value wraps as an
+// unsigned int does.
+func scanHex(s string) (uint32, bool) {
+	s = strings.TrimLeft(s, " \t\n\v\f\r")
+	neg := false
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	if len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && hexDigit(s[2]) {
+		s = s[2:]
+	}
+	var v uint32
+	n := 0
+	for ; n < len(s) && hexDigit(s[n]); n++ {
+		d, _ := digitVal(s[n])
+		v = v<<4 | uint32(d)
+	}
+	if n == 0 {
+		return 0, false
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
 }
 
 func clamp32(v uint64) uint32 {
@@ -872,8 +952,12 @@ loop:
 			if err := a.next(); err != nil {
 				return nil, err
 			}
-			mac, err := net.ParseMAC(a.peek())
-			if err != nil || len(mac) != 6 {
+			prev := v.Src
+			if dst {
+				prev = v.Dst
+			}
+			mac, ok := llAddr(a.peek(), prev)
+			if !ok {
 				if dst {
 					return nil, a.errf("dst_mac is invalid")
 				}
@@ -910,48 +994,65 @@ loop:
 	return v, nil
 }
 
-// parseCsum is m_csum.c: csum UPDATE... [CONTROL] [index N], UPDATE
-// being iph, icmp, igmp, tcp, udp, udplite or sctp, joined by "and", "or"
-// or "|" if wished.
+// parseCsum is m_csum.c: csum UPDATE... [csum UPDATE...] [CONTROL]
+// [index N], UPDATE being iph (ip4h, ipv4h), icmp, igmp, tcp, udp, udplite
+// or sctp, with "and", "or" and "+" between them ignored. (iproute2 6.1,
+// the version the tests check against, has no "csum index N" form for
+// binding an existing action; later versions added one.)
 func parseCsum(a *args) (action.Spec, error) {
 	c := &action.Csum{Params: action.Params{Verdict: action.OK}}
-	a.i++
-loop:
-	for a.more() {
-		w := a.peek()
-		switch {
-		case matches(w, "iph"), matches(w, "ip4h"):
-			c.Update |= action.CsumIPv4Header
-		case matches(w, "icmp"):
-			c.Update |= action.CsumICMP
-		case matches(w, "igmp"):
-			c.Update |= action.CsumIGMP
-		case matches(w, "tcp"):
-			c.Update |= action.CsumTCP
-		case matches(w, "udp"):
-			c.Update |= action.CsumUDP
-		case matches(w, "udplite"):
-			c.Update |= action.CsumUDPLite
-		case matches(w, "sctp"):
-			c.Update |= action.CsumSCTP
-		case matches(w, "and"), matches(w, "or"), w == "|":
-		default:
-			break loop
+	ok := 0
+	for a.more() && matches(a.peek(), "csum") {
+		if err := a.next(); err != nil {
+			return nil, err
 		}
-		a.i++
+	targets:
+		for a.more() {
+			w := a.peek()
+			switch {
+			case matches(w, "iph"), matches(w, "ip4h"), matches(w, "ipv4h"):
+				c.Update |= action.CsumIPv4Header
+			case matches(w, "icmp"):
+				c.Update |= action.CsumICMP
+			case matches(w, "igmp"):
+				c.Update |= action.CsumIGMP
+			case matches(w, "tcp"):
+				c.Update |= action.CsumTCP
+			case matches(w, "udp"):
+				c.Update |= action.CsumUDP
+			case matches(w, "udplite"):
+				c.Update |= action.CsumUDPLite
+			case matches(w, "sctp"):
+				c.Update |= action.CsumSCTP
+			case matches(w, "and"), matches(w, "or"), matches(w, "+"):
+			default:
+				break targets
+			}
+			a.i++
+		}
+		ok++
+	}
+	if ok == 0 {
+		return nil, a.errf("csum needs an update list")
 	}
 	if c.Update == 0 {
 		return nil, a.errf("Illegal csum construct, empty <UPDATE> list")
 	}
-	if a.more() {
-		v, err := parseControlDefault(a, action.OK)
-		if err != nil {
+	v, err := parseControlDefault(a, action.OK)
+	if err != nil {
+		return nil, err
+	}
+	c.Verdict = v
+	if a.more() && matches(a.peek(), "index") {
+		if err := a.next(); err != nil {
 			return nil, err
 		}
-		c.Verdict = v
-		if err := parseIndex(a, &c.Params, ""); err != nil {
-			return nil, err
+		v, vok := getUint(a.peek(), 10, 0xFFFFFFFF)
+		if !vok {
+			return nil, a.errf("Illegal \"index\" (%s) <csum>", a.peek())
 		}
+		c.Index = uint32(v)
+		a.i++
 	}
 	return c, nil
 }

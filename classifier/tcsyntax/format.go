@@ -18,9 +18,8 @@ import (
 // String returns the filter as one tc command line, `tc filter add dev
 // DEV ingress protocol ip pref 1 ... bpf bytecode '...' classid 1:10 ...`,
 // that ParseFilter reads back into the same Filter. Options appear in a
-// fixed order and in full; a police action keeps the words it was written
-// with (its burst is stored in ticks, which need not print back to the
-// same bytes).
+// fixed order and in full; a police burst, which is kept in ticks, prints
+// as the smallest size in bytes that gives those ticks.
 func (f *Filter) String() string {
 	w := []string{"tc", "filter", f.Command.String()}
 	if f.Dev != "" {
@@ -339,24 +338,25 @@ func policeWords(p *action.Police) []string {
 	return append(w, flagWords(p.Flags)...)
 }
 
-// burstBytes finds the burst in bytes that BurstTicks turns into ticks at
-// the rate: the inverse of tc_calc_xmittime where one exists.
+// burstBytes finds the smallest burst in bytes (at least 1) that xmitTime turns into
+// ticks at the rate (xmitTime grows with the size, so a binary search
+// finds it; a burst that came from a size always has one).
 func burstBytes(rate uint64, ticks uint32) uint64 {
 	if rate == 0 {
 		return 0
 	}
-	guess := uint64(float64(ticks) * float64(rate) / 15.625e6)
-	for b := guess; b <= guess+2; b++ {
-		if action.BurstTicks(rate, b) == ticks {
-			return b
+	// tc requires a burst with a rate, so the search starts at 1 byte
+	// (which may still be 0 ticks at a high rate).
+	lo, hi := uint64(1), uint64(1)<<32
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if xmitTime(rate, mid) >= ticks {
+			hi = mid
+		} else {
+			lo = mid + 1
 		}
 	}
-	for b := guess; b > 0 && b+2 >= guess; b-- {
-		if action.BurstTicks(rate, b-1) == ticks {
-			return b - 1
-		}
-	}
-	return guess
+	return lo
 }
 
 // ShowOptions select the form Show prints.
@@ -518,7 +518,8 @@ func flagWords(f action.Flags) []string {
 	}
 	if f&action.SkipSW != 0 {
 		w = append(w, "skip_sw")
-	} else if f&action.SkipHW != 0 {
+	}
+	if f&action.SkipHW != 0 {
 		w = append(w, "skip_hw")
 	}
 	return w
