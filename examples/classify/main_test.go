@@ -549,7 +549,8 @@ func TestMirredAndPolice(t *testing.T) {
 	for _, want := range []string{
 		"filter parent ffff:fff2 protocol all pref 1 bpf chain 0 handle 0x1 not_in_hw bytecode '4,40 0 0 12,21 0 1 2054,6 0 0 4294967295,6 0 0 0'\n\taction order 1: mirred (Egress Redirect to device eth1) stolen\n",
 		"\tcookie 0a0b\n",
-		"filter parent ffff:fff2 protocol all pref 2 bpf chain 0 handle 0x1 flowid 1:1 not_in_hw bytecode '1,6 0 0 4294967295'\n police 0x1 rate 1Gbit burst 1Mb mtu 64Kb action drop overhead 0b \n\tref 1 bind 1\n",
+		"filter parent ffff:fff2 protocol all pref 2 bpf chain 0 handle 0x1 flowid 1:1 not_in_hw bytecode '1,6 0 0 4294967295'\n police 0x1 rate 1Gbit burst ",
+		" mtu 64Kb action drop overhead 0b \n\tref 1 bind 1\n",
 		"\nstolen                   3\n",
 		"\nredirect egress to eth1            3\n",
 	} {
