@@ -72,6 +72,21 @@ func LoadSchedCLSLog(code []byte) (*SchedCLS, error) {
 	return loadRaw(code, make([]byte, 1<<20))
 }
 
+// LoadSchedCLSSpec loads a program cilium/ebpf read from an object file
+// (with its BTF, function information and subprograms) as SCHED_CLS.
+func LoadSchedCLSSpec(spec *ebpf.ProgramSpec) (*SchedCLS, error) {
+	spec = spec.Copy()
+	spec.Type = ebpf.SchedCLS
+	if spec.License == "" {
+		spec.License = "GPL"
+	}
+	prog, err := ebpf.NewProgram(spec)
+	if err != nil {
+		return nil, err
+	}
+	return &SchedCLS{prog: prog}, nil
+}
+
 // progLoadAttr is the head of union bpf_attr for BPF_PROG_LOAD.
 type progLoadAttr struct {
 	progType    uint32

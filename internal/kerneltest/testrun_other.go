@@ -2,7 +2,11 @@
 
 package kerneltest
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/cilium/ebpf"
+)
 
 // SkbCtxSize is sizeof(struct __sk_buff).
 const SkbCtxSize = 192
@@ -28,6 +32,9 @@ func LoadSchedCLS(code []byte) (*SchedCLS, error) { return nil, errNotLinux }
 
 // LoadSchedCLSLog is unavailable off Linux.
 func LoadSchedCLSLog(code []byte) (*SchedCLS, error) { return nil, errNotLinux }
+
+// LoadSchedCLSSpec is unavailable off Linux.
+func LoadSchedCLSSpec(spec *ebpf.ProgramSpec) (*SchedCLS, error) { return nil, errNotLinux }
 
 // Run is unavailable off Linux.
 func (p *SchedCLS) Run(frame []byte) (TestRunResult, error) { return TestRunResult{}, errNotLinux }
