@@ -31,7 +31,7 @@ func TestClangPrograms(t *testing.T) {
 	require.NoError(t, err, "clang: %s", out)
 	spec, err := ebpf.LoadCollectionSpec(obj)
 	require.NoError(t, err)
-	require.Len(t, spec.Programs, 5)
+	require.Len(t, spec.Programs, 7)
 
 	frames := [][]byte{frame64()}
 	for _, port := range []uint16{443, 22} {
@@ -42,6 +42,13 @@ func TestClangPrograms(t *testing.T) {
 	ack := frame64()
 	ack[47] = 0x10
 	frames = append(frames, ack, frame64()[:40], frame64()[:34])
+	// IPv6 with a hop-by-hop header, plain and behind an 802.1Q tag.
+	v6 := make([]byte, 14+40+8+20)
+	v6[12], v6[13] = 0x86, 0xdd
+	v6[14], v6[20], v6[21] = 0x60, 0, 64 // version, next header hop-by-hop, hop limit
+	v6[54] = 6                           // hop-by-hop: next header TCP
+	vlan := append(append(append([]byte(nil), v6[:12]...), 0x81, 0x00, 0x00, 0x07), v6[12:]...)
+	frames = append(frames, v6, vlan, v6[:60])
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 6 {
 		f := make([]byte, 34+r.IntN(100))

@@ -167,3 +167,65 @@ int narrow(struct __sk_buff *skb)
 	}
 	return s >> 1;
 }
+
+struct ip6 { __u32 vtcfl; __u16 plen; __u8 nxt, hlim; __u8 saddr[16], daddr[16]; };
+struct ext { __u8 nxt, len; __u8 pad[6]; };
+
+// IPv6 with a walk over up to four extension headers, VLAN tags skipped.
+SEC("tc")
+int ipv6_walk(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct eth *eth = data;
+	if ((void *)(eth + 1) > end)
+		return 0;
+	__u16 proto = eth->proto;
+	void *p = eth + 1;
+	if (proto == bswap16(0x8100)) {
+		if (p + 4 > end)
+			return 0;
+		proto = *(__u16 *)(p + 2);
+		p += 4;
+	}
+	if (proto != bswap16(0x86dd))
+		return 1;
+	struct ip6 *ip = p;
+	if ((void *)(ip + 1) > end)
+		return 0;
+	__u8 nxt = ip->nxt;
+	p = ip + 1;
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < 4; i++) {
+		if (nxt != 0 && nxt != 43 && nxt != 60)
+			break;
+		struct ext *x = p;
+		if ((void *)(x + 1) > end)
+			return 0;
+		nxt = x->nxt;
+		p += 8;
+	}
+	skb->mark = nxt | (ip->hlim << 8);
+	return nxt == 6 ? 7 : 2;
+}
+
+// Many live values: clang spills some of them, the context among them.
+SEC("tc")
+int pressure(struct __sk_buff *skb)
+{
+	__u32 a = skb->len, b = skb->mark, c = skb->priority, d = skb->cb[0];
+	__u32 e = skb->cb[1], f = skb->cb[2], g = skb->cb[3], h = skb->cb[4];
+	__u32 x = a * 3 + b, y = c ^ d, z = e + f * 5, w = g - h;
+#pragma clang loop unroll(disable)
+	for (__u32 i = 0; i < 8; i++) {
+		x = (x << 1) ^ y ^ i;
+		y = (y >> 3) + z;
+		z = z * 7 + w;
+		w ^= x + i;
+		if (x & 0x100)
+			skb->cb[0] ^= x;
+	}
+	skb->priority = x ^ y;
+	skb->mark = z + w + a + b + c + d + e + f + g + h;
+	return (x + y) & 0xffff;
+}
