@@ -248,7 +248,9 @@ func TestKernelRequestBytes(t *testing.T) {
 	ns.MustRun(t, "tc", "qdisc", "add", "dev", "t0", "clsact")
 	devs := tcsyntax.DeviceMap{"t0": uint32(ns.Ifindex(t, "t0")), "t1": uint32(ns.Ifindex(t, "t1"))}
 
-	const lines = 450
+	// The kernel's answers do not matter here (the filters pile up, and
+	// many are refused): only what tc sends is compared.
+	const lines = 400
 	r := rand.New(rand.NewPCG(21, 22))
 	compared := 0
 	kinds := map[string]int{}
@@ -265,7 +267,6 @@ func TestKernelRequestBytes(t *testing.T) {
 			require.Equal(t, want != nil, perr == nil, "line %d: tc sent a request, or we parsed: %s: %v", i, line, perr)
 		}
 		if want == nil || perr != nil {
-			cleanup(t, ns, "")
 			continue
 		}
 		m, err := f.Message()
@@ -284,7 +285,6 @@ func TestKernelRequestBytes(t *testing.T) {
 				kinds[w]++
 			}
 		}
-		cleanup(t, ns, "")
 	}
 	t.Logf("%d of %d lines: tc's request and Message compared; words by kind: %v", compared, lines, kinds)
 	assert.GreaterOrEqual(t, compared, 200)
