@@ -32,8 +32,9 @@
 // otherwise.
 //
 // Options.Kernel switches to the kernel's own variant of the rules
-// (kernel/bpf/btf.c): recursion limits of 2 instead of libbpf's 32, and
-// no narrowing of candidates across relocations of one type.
+// (kernel/bpf/btf.c): recursion limits of 2 instead of libbpf's 32, no
+// narrowing of candidates across relocations of one type, and 32-bit and
+// 64-bit enums kept apart in the candidate search.
 //
 // # Concurrency
 //
@@ -61,6 +62,14 @@
 // which the kernel's parser accepts and then uses to index before its
 // arrays, are rejected with EINVAL. Deprecated integer bitfields (an INT
 // with a bit offset) do not survive cilium's decoder and are not modelled.
+// The kernel caches candidate lists by name alone, so when one name
+// belongs to types of different kinds (an enum and a struct
+// format_state, or a 32-bit local copy of a 64-bit enum) its answer
+// depends on which kind some earlier load looked up first; Options.Kernel
+// gives the answer of a fresh search. Type walks stop with E2BIG after
+// 65536 steps, where libbpf would keep going on pathological types that
+// kernel BTF never holds. Candidates are narrowed per Relocate call
+// (libbpf narrows across the programs of a whole object).
 //
 // # Kernel source
 //

@@ -27,9 +27,10 @@ type Options struct {
 	// Kernel applies the rules of the kernel's own relocation
 	// (BPF_PROG_LOAD with core_relos, kernel/bpf/relo_core.c and
 	// kernel/bpf/btf.c): type compatibility and matching recurse two
-	// levels instead of 32, and each relocation searches all candidates
+	// levels instead of 32, each relocation searches all candidates
 	// afresh instead of narrowing the candidates of earlier relocations of
-	// the same type.
+	// the same type, and a 32-bit enum's candidates are 32-bit enums only
+	// (libbpf also takes 64-bit ones).
 	Kernel bool
 }
 
@@ -187,7 +188,7 @@ func resolve(r Relocation, root btf.Type, target *Target, lim limits, prune bool
 		}
 		var ok bool
 		if cands, ok = cache[r.TypeID]; !ok || !prune {
-			cands = target.candidates(root)
+			cands = target.candidates(root, !prune)
 			cache[r.TypeID] = cands
 		}
 	}

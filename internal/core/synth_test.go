@@ -274,6 +274,7 @@ func TestTypeRelations(t *testing.T) {
 		{"match_nested_libbpf", nested, nested, TypeMatches, nil, 1, 0},
 		{"match_nested_kernel", nested, nested, TypeMatches, &Options{Kernel: true}, 0, syscall.EINVAL},
 		{"exists_any_enum_size", small, big, TypeExists, nil, 1, 0},
+		{"kernel_enum_kinds_apart", small, big, TypeExists, &Options{Kernel: true}, 0, 0},
 		{"size_of_target", small, big, TypeSize, nil, 8, 0},
 	}
 	for _, c := range cases {

@@ -51,16 +51,24 @@ func NewTarget(spec *btf.Spec) (*Target, error) {
 func (t *Target) Spec() *btf.Spec { return t.spec }
 
 // candidates is bpf_core_find_cands: the target types with the local
-// type's essential name and a compatible kind (libbpf: same kind or both
-// enums; the kernel: same kind, which cilium's merged enum kinds make the
-// same test).
-func (t *Target) candidates(local btf.Type) []candidate {
+// type's essential name and a compatible kind. libbpf takes any enum for
+// an enum; the kernel (exactKind) keeps BTF_KIND_ENUM and ENUM64 apart
+// when it searches. (The kernel also caches candidates by name alone, so
+// a 32-bit enum can be handed the 64-bit candidates an earlier load of a
+// 64-bit enum of that name found: an answer that depends on history,
+// which this package does not model.)
+func (t *Target) candidates(local btf.Type, exactKind bool) []candidate {
 	all := t.byName[essentialName(local.TypeName())]
+	le, localEnum := local.(*btf.Enum)
 	var out []candidate
 	for _, c := range all {
-		if kindsCompatible(c.typ, local) {
-			out = append(out, c)
+		if !kindsCompatible(c.typ, local) {
+			continue
 		}
+		if ce, ok := c.typ.(*btf.Enum); ok && localEnum && exactKind && enumIs32(ce) != enumIs32(le) {
+			continue
+		}
+		out = append(out, c)
 	}
 	return out
 }
