@@ -8,7 +8,13 @@ import (
 	"syscall"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/clsbpf/clsbpf/internal/btftarget/reduce"
 )
+
+// Names lists the types the target was built from, in the order they were
+// added; every type they reference is in the target too.
+var Names = reduce.Names
 
 //go:embed target.btf
 var raw []byte

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clsbpf/clsbpf/internal/btftarget/reduce"
 	"github.com/clsbpf/clsbpf/internal/kerneltest"
 )
 
@@ -225,4 +226,33 @@ func itoa(v uint64) string {
 		b = append([]byte{byte('0' + v%10)}, b...)
 	}
 	return string(b)
+}
+
+// TestRegenerates rebuilds the target from the running kernel's BTF, when
+// that kernel is the one it was generated from, and requires the same
+// bytes: the committed blob is what the generator makes.
+func TestRegenerates(t *testing.T) {
+	kerneltest.RequireLinux(t)
+	release, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		kerneltest.Skip(t, "no /proc/sys/kernel/osrelease: "+err.Error())
+	}
+	if string(bytes.TrimSpace(release)) != KernelRelease {
+		t.Skipf("target generated from %s, running %s", KernelRelease, bytes.TrimSpace(release))
+	}
+	kernel, err := btf.LoadSpec("/sys/kernel/btf/vmlinux")
+	if errors.Is(err, os.ErrNotExist) {
+		kerneltest.Skip(t, "kernel exposes no BTF")
+	}
+	require.NoError(t, err)
+	got, err := reduce.Build(kernel, reduce.Names)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(Raw(), got), "target.btf differs from a fresh reduction: run go generate")
+}
+
+func TestBuildErrors(t *testing.T) {
+	spec, err := Spec()
+	require.NoError(t, err)
+	_, err = reduce.Build(spec, []string{"no_such_type"})
+	assert.ErrorIs(t, err, btf.ErrNotFound)
 }

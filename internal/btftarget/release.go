@@ -8,35 +8,3 @@ const KernelRelease = "6.18.44-fc-v669"
 
 // rawSize is the size of target.btf as generated, checked when it loads.
 const rawSize = 14828
-
-// Names lists the types the target was built from, in the order they
-// were added; every type they reference is in the target too.
-var Names = []string{
-	"__sk_buff",
-	"bpf_sock",
-	"bpf_sock_tuple",
-	"bpf_tcp_sock",
-	"bpf_tunnel_key",
-	"bpf_xfrm_state",
-	"bpf_fib_lookup",
-	"bpf_redir_neigh",
-	"bpf_flow_keys",
-	"bpf_spin_lock",
-	"bpf_timer",
-	"bpf_dynptr",
-	"bpf_iter_num",
-	"bpf_func_id",
-	"bpf_adj_room_mode",
-	"bpf_hdr_start_off",
-	"bpf_map_type",
-	"ethhdr",
-	"vlan_hdr",
-	"vlan_ethhdr",
-	"iphdr",
-	"ipv6hdr",
-	"tcphdr",
-	"udphdr",
-	"icmphdr",
-	"icmp6hdr",
-	"in6_addr",
-}
