@@ -77,3 +77,44 @@ func ExampleParseActions() {
 	// Output:
 	// 6 [action skbedit mark 0x5/0xff action gact drop]
 }
+
+// FormatFilter prints one filter with its actions and their statistics,
+// as `tc -s filter show` does.
+func ExampleFormatFilter() {
+	table := action.NewTable(action.Config{Clock: fixedClock{}})
+	blk := classifier.NewBlock(classifier.BlockConfig{
+		Config: classifier.Config{Actions: classifier.NewActionParser(table)},
+		Parent: 0xFFFFFFF2,
+	})
+	f, err := tcsyntax.ParseFilter(`pref 1 handle 7 bpf bytecode '1,6 0 0 4294967295' classid 1:1 action skbedit mark 5/0xff pass index 3 cookie 0a0b`, tcsyntax.Config{})
+	if err == nil {
+		err = f.Apply(blk)
+	}
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p, _ := blk.Proto(f.Where())
+	cf, _ := p.Get(7)
+	text, err := tcsyntax.FormatFilter(p, cf, true)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		fmt.Println(strings.TrimRight(line, " "))
+	}
+	// Output:
+	// filter protocol all pref 1 bpf chain 0 handle 0x7 flowid 1:1 not_in_hw bytecode '1,6 0 0 4294967295'
+	// 	action order 1: skbedit  mark 5/0xff pass
+	// 	 index 3 ref 1 bind 1
+	// 	Action statistics:
+	// 	Sent 0 bytes 0 pkt (dropped 0, overlimits 0 requeues 0)
+	// 	backlog 0b 0p requeues 0
+	// 	cookie 0a0b
+}
+
+// fixedClock keeps printed ages out of the example's output.
+type fixedClock struct{}
+
+func (fixedClock) Now() int64 { return 1 }
