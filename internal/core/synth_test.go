@@ -344,3 +344,35 @@ func TestWalksEnd(t *testing.T) {
 	_, err = typesMatch(chain(u32), chain(u64), false, 32)
 	assert.ErrorIs(t, err, syscall.E2BIG)
 }
+
+func TestResolveSize(t *testing.T) {
+	cases := []struct {
+		name string
+		typ  btf.Type
+		want uint32
+		ok   bool
+	}{
+		{"int", u32, 4, true},
+		{"pointer", &btf.Pointer{Target: &btf.Void{}}, 8, true},
+		{"typedef_const_array", &btf.Typedef{Name: "x", Type: &btf.Const{Type: &btf.Array{Type: u64, Nelems: 3}}}, 24, true},
+		{"nested_arrays", &btf.Array{Type: &btf.Array{Type: u8, Nelems: 6}, Nelems: 2}, 12, true},
+		{"zero_length", &btf.Array{Type: u32, Nelems: 0}, 0, true},
+		{"void", &btf.Void{}, 0, false},
+		{"typedef_void", &btf.Typedef{Name: "v", Type: &btf.Void{}}, 0, false},
+		{"fwd", &btf.Fwd{Name: "f"}, 0, false},
+		{"func_proto", &btf.FuncProto{Return: s32}, 0, false},
+		{"datasec", &btf.Datasec{Name: ".data", Size: 4}, 0, false},
+		{"overflow", &btf.Array{Type: &btf.Array{Type: u64, Nelems: 1 << 20}, Nelems: 1 << 20}, 0, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := resolveSize(c.typ)
+			if !c.ok {
+				assert.ErrorIs(t, err, syscall.EINVAL)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, c.want, got)
+		})
+	}
+}

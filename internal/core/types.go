@@ -137,20 +137,65 @@ func skipMods(t btf.Type) btf.Type {
 	return nil
 }
 
-// resolveSize is btf__resolve_size: the size of a type in bytes through
-// modifiers, typedefs and arrays; unsized types are an error.
+// maxResolveDepth is the kernel's MAX_RESOLVE_DEPTH for btf_resolve_size.
+const maxResolveDepth = 32
+
+// resolveSize is btf_resolve_size: the size of a type in bytes through
+// modifiers, typedefs and arrays. Types without a size (void, functions,
+// forward declarations, variables, data sections) and sizes past 32 bits
+// are errors.
 func resolveSize(t btf.Type) (uint32, error) {
-	if t == nil {
-		return 0, failf(syscall.EINVAL, "no type")
+	nelems := uint64(1)
+	for range maxResolveDepth {
+		var size uint64
+		switch v := t.(type) {
+		case *btf.Int:
+			size = uint64(v.Size)
+		case *btf.Struct:
+			size = uint64(v.Size)
+		case *btf.Union:
+			size = uint64(v.Size)
+		case *btf.Enum:
+			size = uint64(v.Size)
+		case *btf.Float:
+			size = uint64(v.Size)
+		case *btf.Pointer:
+			size = 8
+		case *btf.Typedef:
+			t = v.Type
+			continue
+		case *btf.Volatile:
+			t = v.Type
+			continue
+		case *btf.Const:
+			t = v.Type
+			continue
+		case *btf.Restrict:
+			t = v.Type
+			continue
+		case *btf.TypeTag:
+			t = v.Type
+			continue
+		case *btf.Array:
+			if nelems != 0 && uint64(v.Nelems) > math.MaxUint32/nelems {
+				return 0, failf(syscall.EINVAL, "array size overflows")
+			}
+			nelems *= uint64(v.Nelems)
+			t = v.Type
+			continue
+		default:
+			name := "nil"
+			if t != nil {
+				name = kindName(t)
+			}
+			return 0, failf(syscall.EINVAL, "type of kind %s has no size", name)
+		}
+		if nelems != 0 && size > math.MaxUint32/nelems {
+			return 0, failf(syscall.EINVAL, "size overflows")
+		}
+		return uint32(nelems * size), nil
 	}
-	sz, err := btf.Sizeof(t)
-	if err != nil {
-		return 0, failf(syscall.EINVAL, "size of %s: %v", kindName(skipModsOr(t)), err)
-	}
-	if sz < 0 || sz > math.MaxUint32 {
-		return 0, failf(syscall.E2BIG, "size of %s overflows", t.TypeName())
-	}
-	return uint32(sz), nil
+	return 0, failf(syscall.EINVAL, "type chain deeper than %d", maxResolveDepth)
 }
 
 func skipModsOr(t btf.Type) btf.Type {
