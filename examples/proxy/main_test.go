@@ -351,3 +351,32 @@ func BenchmarkClassify(b *testing.B) {
 		})
 	}
 }
+
+// TestMarkTable: concurrent counting by mark loses nothing, and marks
+// beyond the table's slots count together.
+func TestMarkTable(t *testing.T) {
+	var mt markTable
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 800; i++ {
+				mt.add(uint32(i%80) + 1)
+			}
+		}()
+	}
+	wg.Wait()
+	snap := mt.snapshot()
+	var total uint64
+	for m, n := range snap {
+		total += n
+		if m != otherMarks {
+			assert.Equal(t, uint64(4*800/80), n, "mark %d", m)
+		}
+	}
+	assert.Equal(t, uint64(3200), total)
+	assert.Len(t, snap, markSlots+1)
+	mt.add(otherMarks)
+	assert.Equal(t, snap[otherMarks]+1, mt.snapshot()[otherMarks])
+}

@@ -76,8 +76,60 @@ type upstreamStats struct {
 	name      string
 	datagrams atomic.Uint64
 	bytes     atomic.Uint64
-	mu        sync.Mutex
-	marks     map[uint32]uint64
+	marks     markTable
+}
+
+// markSlots bounds the distinct marks counted per upstream; datagrams
+// with further marks count under otherMarks.
+const markSlots = 64
+
+// otherMarks is the key datagrams with a mark beyond the table count
+// under.
+const otherMarks = ^uint32(0)
+
+// markTable counts datagrams by mark without locks: an open-addressing
+// table whose slots are claimed with compare-and-swap (a slot's key never
+// changes once set), so workers count concurrently.
+type markTable struct {
+	keys   [markSlots]atomic.Uint32 // mark+1; 0 is a free slot
+	counts [markSlots]atomic.Uint64
+	other  atomic.Uint64
+}
+
+// add counts one datagram with mark m (not 0).
+func (t *markTable) add(m uint32) {
+	k := m + 1
+	if k == 0 {
+		t.other.Add(1)
+		return
+	}
+	for i, h := 0, int(m*2654435761%markSlots); i < markSlots; i, h = i+1, (h+1)%markSlots {
+		switch cur := t.keys[h].Load(); {
+		case cur == k:
+			t.counts[h].Add(1)
+			return
+		case cur == 0:
+			if t.keys[h].CompareAndSwap(0, k) || t.keys[h].Load() == k {
+				t.counts[h].Add(1)
+				return
+			}
+		}
+	}
+	t.other.Add(1)
+}
+
+// snapshot returns the counts by mark.
+func (t *markTable) snapshot() map[uint32]uint64 {
+	out := map[uint32]uint64{}
+	for i := range t.keys {
+		if k := t.keys[i].Load(); k != 0 {
+			out[k-1] = t.counts[i].Load()
+		}
+	}
+	if n := t.other.Load(); n != 0 {
+		out[otherMarks] += n
+	}
+	return out
 }
 
 // worker reads from its own socket and classifies on its own slot.
@@ -321,15 +373,13 @@ func (w *worker) classify(from netip.AddrPort, n int) (netip.AddrPort, bool) {
 func (p *Proxy) count(up netip.AddrPort, n uint64, mark uint32) {
 	v, ok := p.upstream.Load(up)
 	if !ok {
-		v, _ = p.upstream.LoadOrStore(up, &upstreamStats{name: up.String(), marks: map[uint32]uint64{}})
+		v, _ = p.upstream.LoadOrStore(up, &upstreamStats{name: up.String()})
 	}
 	s := v.(*upstreamStats)
 	s.datagrams.Add(1)
 	s.bytes.Add(n)
 	if mark != 0 {
-		s.mu.Lock()
-		s.marks[mark]++
-		s.mu.Unlock()
+		s.marks.add(mark)
 	}
 }
 
@@ -397,7 +447,8 @@ func writeHeaders(h []byte, src, dst netip.AddrPort, n int) {
 // Stats is a snapshot of what the proxy did.
 type Stats struct {
 	// Upstreams counts datagrams and bytes per upstream, and datagrams
-	// per mark the filters' actions set.
+	// per mark the filters' actions set (up to 64 marks per upstream;
+	// the rest count under mark 0xffffffff).
 	Upstreams map[netip.AddrPort]UpstreamStats
 	// Dropped counts datagrams a filter or action dropped (or stole).
 	Dropped uint64
@@ -416,13 +467,7 @@ func (p *Proxy) Stats() Stats {
 	st := Stats{Upstreams: map[netip.AddrPort]UpstreamStats{}, Dropped: p.dropped.Load(), NoUpstream: p.noUpstream.Load()}
 	p.upstream.Range(func(k, v any) bool {
 		s := v.(*upstreamStats)
-		s.mu.Lock()
-		marks := make(map[uint32]uint64, len(s.marks))
-		for m, c := range s.marks {
-			marks[m] = c
-		}
-		s.mu.Unlock()
-		st.Upstreams[k.(netip.AddrPort)] = UpstreamStats{Datagrams: s.datagrams.Load(), Bytes: s.bytes.Load(), Marks: marks}
+		st.Upstreams[k.(netip.AddrPort)] = UpstreamStats{Datagrams: s.datagrams.Load(), Bytes: s.bytes.Load(), Marks: s.marks.snapshot()}
 		return true
 	})
 	return st
