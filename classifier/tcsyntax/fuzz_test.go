@@ -10,8 +10,8 @@ import (
 
 // FuzzParseFilter: the parser never panics, returns a Filter exactly when
 // it returns no error, and every accepted line prints (String) to a line
-// that parses to the same printed form: parse, print, parse is a fixed
-// point.
+// that parses to the same printed form and the same netlink request:
+// parse, print, parse is a fixed point.
 func FuzzParseFilter(f *testing.F) {
 	for _, s := range []string{
 		`tc filter add dev eth0 ingress protocol ip pref 10 bpf bytecode '1,6 0 0 4294967295' classid 1:10`,
@@ -43,7 +43,14 @@ func FuzzParseFilter(f *testing.F) {
 		again, err := tcsyntax.ParseFilter(printed, cfg)
 		require.NoError(t, err, "printed %q from %q", printed, line)
 		require.Equal(t, printed, again.String(), "from %q", line)
-		_, _ = fl.Message()
+		// The printed line asks the kernel for exactly the same.
+		m1, err1 := fl.Message()
+		m2, err2 := again.Message()
+		require.Equal(t, err1 == nil, err2 == nil, "from %q", line)
+		if err1 == nil {
+			require.Equal(t, m1.Flags, m2.Flags, "from %q", line)
+			require.Equal(t, m1.Body(), m2.Body(), "request of %q and of %q", line, printed)
+		}
 	})
 }
 
