@@ -425,43 +425,78 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 		case opLdxB:
 			b := m.access(r[in.src&15]+in.o, 1, false)
 			if b == nil {
-				return fault(pc, ErrMemAccess)
+				v, ok := m.ldMap(r[in.src&15]+in.o, 1)
+				if !ok {
+					return fault(pc, ErrMemAccess)
+				}
+				r[in.dst&15] = v
+				break
 			}
 			r[in.dst&15] = uint64(b[0])
 		case opLdxH:
 			b := m.access(r[in.src&15]+in.o, 2, false)
 			if b == nil {
-				return fault(pc, ErrMemAccess)
+				v, ok := m.ldMap(r[in.src&15]+in.o, 2)
+				if !ok {
+					return fault(pc, ErrMemAccess)
+				}
+				r[in.dst&15] = v
+				break
 			}
 			r[in.dst&15] = uint64(binary.LittleEndian.Uint16(b))
 		case opLdxW:
 			b := m.access(r[in.src&15]+in.o, 4, false)
 			if b == nil {
-				return fault(pc, ErrMemAccess)
+				v, ok := m.ldMap(r[in.src&15]+in.o, 4)
+				if !ok {
+					return fault(pc, ErrMemAccess)
+				}
+				r[in.dst&15] = v
+				break
 			}
 			r[in.dst&15] = uint64(binary.LittleEndian.Uint32(b))
 		case opLdxDW:
 			b := m.access(r[in.src&15]+in.o, 8, false)
 			if b == nil {
-				return fault(pc, ErrMemAccess)
+				v, ok := m.ldMap(r[in.src&15]+in.o, 8)
+				if !ok {
+					return fault(pc, ErrMemAccess)
+				}
+				r[in.dst&15] = v
+				break
 			}
 			r[in.dst&15] = binary.LittleEndian.Uint64(b)
 		case opLdxsB:
 			b := m.access(r[in.src&15]+in.o, 1, false)
 			if b == nil {
-				return fault(pc, ErrMemAccess)
+				v, ok := m.ldMap(r[in.src&15]+in.o, 1)
+				if !ok {
+					return fault(pc, ErrMemAccess)
+				}
+				r[in.dst&15] = uint64(int64(int8(v)))
+				break
 			}
 			r[in.dst&15] = uint64(int64(int8(b[0])))
 		case opLdxsH:
 			b := m.access(r[in.src&15]+in.o, 2, false)
 			if b == nil {
-				return fault(pc, ErrMemAccess)
+				v, ok := m.ldMap(r[in.src&15]+in.o, 2)
+				if !ok {
+					return fault(pc, ErrMemAccess)
+				}
+				r[in.dst&15] = uint64(int64(int16(v)))
+				break
 			}
 			r[in.dst&15] = uint64(int64(int16(binary.LittleEndian.Uint16(b))))
 		case opLdxsW:
 			b := m.access(r[in.src&15]+in.o, 4, false)
 			if b == nil {
-				return fault(pc, ErrMemAccess)
+				v, ok := m.ldMap(r[in.src&15]+in.o, 4)
+				if !ok {
+					return fault(pc, ErrMemAccess)
+				}
+				r[in.dst&15] = uint64(int64(int32(v)))
+				break
 			}
 			r[in.dst&15] = uint64(int64(int32(binary.LittleEndian.Uint32(b))))
 		case opStB, opStxB:
@@ -471,7 +506,10 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 			}
 			b := m.access(r[in.dst&15]+in.o, 1, true)
 			if b == nil {
-				return fault(pc, ErrMemAccess)
+				if !m.stMap(r[in.dst&15]+in.o, 1, v) {
+					return fault(pc, ErrMemAccess)
+				}
+				break
 			}
 			b[0] = byte(v)
 		case opStH, opStxH:
@@ -481,7 +519,10 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 			}
 			b := m.access(r[in.dst&15]+in.o, 2, true)
 			if b == nil {
-				return fault(pc, ErrMemAccess)
+				if !m.stMap(r[in.dst&15]+in.o, 2, v) {
+					return fault(pc, ErrMemAccess)
+				}
+				break
 			}
 			binary.LittleEndian.PutUint16(b, uint16(v))
 		case opStW, opStxW:
@@ -491,7 +532,10 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 			}
 			b := m.access(r[in.dst&15]+in.o, 4, true)
 			if b == nil {
-				return fault(pc, ErrMemAccess)
+				if !m.stMap(r[in.dst&15]+in.o, 4, v) {
+					return fault(pc, ErrMemAccess)
+				}
+				break
 			}
 			binary.LittleEndian.PutUint32(b, uint32(v))
 		case opStDW, opStxDW:
@@ -501,17 +545,20 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 			}
 			b := m.access(r[in.dst&15]+in.o, 8, true)
 			if b == nil {
-				return fault(pc, ErrMemAccess)
+				if !m.stMap(r[in.dst&15]+in.o, 8, v) {
+					return fault(pc, ErrMemAccess)
+				}
+				break
 			}
 			binary.LittleEndian.PutUint64(b, v)
 		case opAtomic32:
-			b := m.access(r[in.dst&15]+in.o, 4, true)
+			b := m.accessAny(r[in.dst&15]+in.o, 4, true)
 			if b == nil || uintptr(unsafe.Pointer(&b[0]))%4 != 0 {
 				return fault(pc, ErrMemAccess)
 			}
 			atomic32(in, (*uint32)(unsafe.Pointer(&b[0])), &r)
 		case opAtomic64:
-			b := m.access(r[in.dst&15]+in.o, 8, true)
+			b := m.accessAny(r[in.dst&15]+in.o, 8, true)
 			if b == nil || uintptr(unsafe.Pointer(&b[0]))%8 != 0 {
 				return fault(pc, ErrMemAccess)
 			}

@@ -361,11 +361,16 @@ func (m *Machine) refMem(in Instruction, r *[uapi.MAX_BPF_REG]uint64) error {
 		}
 		return nil
 	}
-	b := m.access(addr, size, write)
+	b := m.accessAny(addr, size, write)
 	if b == nil {
 		return ErrMemAccess
 	}
+	shared := isMapAddr(addr)
 	load := func() uint64 {
+		if shared {
+			v, _ := m.ldMap(addr, size)
+			return v
+		}
 		switch size {
 		case 1:
 			return uint64(b[0])
@@ -377,6 +382,10 @@ func (m *Machine) refMem(in Instruction, r *[uapi.MAX_BPF_REG]uint64) error {
 		return binary.LittleEndian.Uint64(b)
 	}
 	store := func(v uint64) {
+		if shared {
+			m.stMap(addr, size, v)
+			return
+		}
 		switch size {
 		case 1:
 			b[0] = byte(v)

@@ -58,10 +58,11 @@ func addrOf(id int, off uint32) uint64 {
 }
 
 // access returns the size bytes at address a, or nil when the access is
-// outside every region or writes read-only memory.
+// outside every region, writes read-only memory or is in map value memory
+// (ids from regStatic on), which only the atomic paths of mem_map.go touch.
 func (m *Machine) access(a uint64, size uint32, write bool) []byte {
 	id := uint32(a>>32) - regionTag
-	if id >= uint32(len(m.regions)) {
+	if id >= uint32(len(m.regions)) || id >= regStatic {
 		return nil
 	}
 	rg := &m.regions[id]
@@ -76,7 +77,9 @@ func (m *Machine) access(a uint64, size uint32, write bool) []byte {
 // the same check a load (write false) or store (write true) of the program
 // gets. ok is false when the range is not inside one region the program
 // may access that way. The slice aliases the region's memory and is valid
-// during the helper call.
+// during the helper call. Map value memory is shared with other runs: use
+// Read and Write for it, which are atomic per word; Mem returns it too,
+// for helpers that hand it to package atomicmem themselves.
 func (m *Machine) Mem(addr uint64, n int, write bool) (b []byte, ok bool) {
 	if n < 0 || n > 1<<30 {
 		return nil, false
@@ -84,7 +87,7 @@ func (m *Machine) Mem(addr uint64, n int, write bool) (b []byte, ok bool) {
 	if n == 0 {
 		return []byte{}, true
 	}
-	b = m.access(addr, uint32(n), write)
+	b = m.accessAny(addr, uint32(n), write)
 	return b, b != nil
 }
 

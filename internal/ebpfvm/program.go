@@ -146,15 +146,18 @@ type Machine struct {
 	pkt     *packet.Packet
 	loops   uint32    // may_goto budget left
 	args    [5]uint64 // helper arguments, here so that calls do not allocate
+	dyn     dynState  // dynamic map value regions (mem_map.go)
+	scratch [4][]byte // helpers' temporary copies (Scratch)
 }
 
 // NewMachine returns a machine for p.
 func (p *Program) NewMachine() *Machine {
 	m := &Machine{prog: p}
 	m.stack = unsafe.Slice((*byte)(unsafe.Pointer(&m.stackW[0])), stackSize)
-	m.regions = make([]region, regStatic+len(p.static))
+	m.regions = make([]region, regStatic+len(p.static)+DynamicRegions)
 	m.regions[regStack] = region{mem: m.stack}
 	copy(m.regions[regStatic:], p.static)
+	m.dyn.first = regStatic + len(p.static)
 	return m
 }
 
@@ -189,6 +192,7 @@ func (m *Machine) Run(pkt *packet.Packet) (uint64, error) {
 	m.RefreshPacket()
 	m.regions[regMem] = region{}
 	r0, err := m.start(addrOf(regCtx, 0), 0)
+	m.resetDynamic()
 	m.pkt = nil
 	m.regions[regPacket] = region{}
 	return r0, err
@@ -205,6 +209,7 @@ func (m *Machine) RunMem(mem []byte) (uint64, error) {
 	}
 	m.regions[regMem] = region{mem: mem}
 	r0, err := m.start(addrOf(regMem, 0), uint64(len(mem)))
+	m.resetDynamic()
 	m.regions[regMem] = region{}
 	return r0, err
 }
