@@ -121,10 +121,11 @@ const ProtocolAll = classifier.ProtocolAll
 // as tc/f_bpf.c parses them. It is plain data; Message turns it into the
 // RTM_NEWTFILTER request tc would send and Apply hands that to a Block.
 type Filter struct {
+	// Command is add, change or replace.
 	Command Command
-	// Dev is the device named by "dev", "" when none; Ifindex is its index
-	// when Config.Devices knew it, 0 otherwise.
-	Dev     string
+	// Dev is the device named by "dev", "" when none.
+	Dev string
+	// Ifindex is Dev's index when Config.Devices knew it, 0 otherwise.
 	Ifindex uint32
 	// Block is the shared block index of "block N", 0 when none.
 	Block uint32
@@ -137,11 +138,13 @@ type Filter struct {
 	// Pref is the priority, 0 for an automatic one.
 	Pref uint16
 	// Handle is the filter handle when HasHandle.
-	Handle    uint32
+	Handle uint32
+	// HasHandle says the line named a handle.
 	HasHandle bool
 	// Chain is the chain index when HasChain (tc sends TCA_CHAIN only
 	// then; the kernel reads its absence as chain 0).
-	Chain    uint32
+	Chain uint32
+	// HasChain says the line named a chain.
 	HasChain bool
 	// Source, with Bytecode, File, Section, Export and Verbose, is the
 	// program: Bytecode holds the instructions of a classic program
@@ -149,14 +152,20 @@ type Filter struct {
 	// object or a pinned program; Section is the object's section (tc's
 	// default "classifier"); Export is "export UDS" and Verbose
 	// "verbose".
-	Source   Source
+	Source Source
+	// Bytecode is the classic program, inline or read from File.
 	Bytecode []bpf.RawInstruction
-	File     string
-	Section  string
-	Export   string
-	Verbose  bool
+	// File is the bytecode file, object file or pinned program.
+	File string
+	// Section is the object's section.
+	Section string
+	// Export is the "export" socket, "" when none.
+	Export string
+	// Verbose is "verbose".
+	Verbose bool
 	// ClassID is "classid"/"flowid" when HasClassID.
-	ClassID    handle.Handle
+	ClassID handle.Handle
+	// HasClassID says the line named a classid (tc sends it, even 0).
 	HasClassID bool
 	// DirectAction is "da"/"direct-action".
 	DirectAction bool
@@ -541,6 +550,7 @@ type recordingDevices struct {
 	names map[uint32]string
 }
 
+// Ifindex resolves through the wrapped Devices and remembers the name.
 func (r recordingDevices) Ifindex(name string) (uint32, bool) {
 	if r.d == nil {
 		return 0, false
@@ -552,6 +562,7 @@ func (r recordingDevices) Ifindex(name string) (uint32, bool) {
 	return i, ok
 }
 
+// Name prefers the name the line used for the index.
 func (r recordingDevices) Name(ifindex uint32) (string, bool) {
 	if n, ok := r.names[ifindex]; ok {
 		return n, true

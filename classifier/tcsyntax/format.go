@@ -366,7 +366,8 @@ type ShowOptions struct {
 	Stats bool
 	// Chain limits the listing to one chain when HasChain, as `tc filter
 	// show ... chain N` does.
-	Chain    uint32
+	Chain uint32
+	// HasChain selects the chain given in Chain.
 	HasChain bool
 }
 

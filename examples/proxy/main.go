@@ -28,7 +28,10 @@ func main() {
 // stringList is a repeatable string flag.
 type stringList []string
 
-func (s *stringList) String() string     { return strings.Join(*s, "; ") }
+// String joins the values for flag's usage text.
+func (s *stringList) String() string { return strings.Join(*s, "; ") }
+
+// Set adds one value.
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // run is the command: it serves until ctx ends (or stdin closes with

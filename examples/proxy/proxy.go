@@ -458,8 +458,10 @@ type Stats struct {
 
 // UpstreamStats are one upstream's counters.
 type UpstreamStats struct {
+	// Datagrams and Bytes count what was sent (payload bytes).
 	Datagrams, Bytes uint64
-	Marks            map[uint32]uint64
+	// Marks counts datagrams by the mark the filters set.
+	Marks map[uint32]uint64
 }
 
 // Stats returns the counters.

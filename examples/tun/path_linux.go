@@ -24,7 +24,9 @@ import (
 // The far side of its subnet (the address plus one) stands for the
 // peer packets written into it come from.
 type DevSpec struct {
-	Name   string
+	// Name is the device name.
+	Name string
+	// Prefix is the device's address and subnet.
 	Prefix netip.Prefix
 }
 
@@ -260,6 +262,11 @@ func (p *Path) deliver(o *output) {
 
 // Stats are the path's counters.
 type Stats struct {
+	// Received counts reads from the input device, Dropped packets a
+	// verdict dropped, BadHeader packets whose virtio header or IP
+	// version tun_get_user would refuse, NotForwarded packets that could
+	// not be rewritten (not IPv4/UDP, or GSO), WriteErrors failed
+	// deliveries.
 	Received, Dropped, BadHeader, NotForwarded, WriteErrors uint64
 	// CsumCompleted counts partial checksums filled in; CsumBad those
 	// that did not verify afterwards.

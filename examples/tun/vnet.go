@@ -44,10 +44,16 @@ const (
 // VnetHdr is struct virtio_net_hdr, little-endian as a TUN device with
 // the default TUNSETVNETLE setting uses it on little-endian hosts.
 type VnetHdr struct {
-	Flags      uint8
-	GSOType    uint8
-	HdrLen     uint16
-	GSOSize    uint16
+	// Flags are VnetFlag* bits.
+	Flags uint8
+	// GSOType is a VnetGSO* type, with VnetGSOECN.
+	GSOType uint8
+	// HdrLen is the length of the headers (a hint).
+	HdrLen uint16
+	// GSOSize is the segment payload size.
+	GSOSize uint16
+	// CsumStart and CsumOffset locate the checksum to fill in, from
+	// the start of the packet, for VnetFlagNeedsCsum.
 	CsumStart  uint16
 	CsumOffset uint16
 }
