@@ -472,9 +472,9 @@ loop:
 	return m, nil
 }
 
-// parseSkbedit is m_skbedit.c: skbedit [queue_mapping QM [skbhash QM_MAX]]
-// [priority CLASSID] [mark MARK[/MASK]] [ptype TYPE] [inheritdsfield]
-// [CONTROL] [index N].
+// parseSkbedit is m_skbedit.c: skbedit [queue_mapping QM] [priority
+// CLASSID] [mark MARK[/MASK]] [ptype TYPE] [inheritdsfield] [CONTROL]
+// [index N]. (iproute2 6.1 has no "skbhash" range for queue_mapping.)
 func parseSkbedit(a *args) (action.Spec, error) {
 	s := &action.Skbedit{}
 	ok := 0
@@ -492,17 +492,6 @@ loop:
 				return nil, a.errf("Illegal queue_mapping")
 			}
 			s.SetQueueMapping, s.QueueMapping = true, uint16(v)
-			if a.at(1) == "skbhash" {
-				a.i++
-				if err := a.next(); err != nil {
-					return nil, err
-				}
-				v, vok := getUint(a.peek(), 10, 0xFFFF)
-				if !vok || uint16(v) < s.QueueMapping {
-					return nil, a.errf("Illegal max queue_mapping")
-				}
-				s.HashQueue, s.QueueMappingMax = true, uint16(v)
-			}
 			ok++
 		case matches(w, "priority"):
 			if err := a.next(); err != nil {

@@ -185,9 +185,6 @@ func actionWords(specs []action.Spec, devs Devices) []string {
 			w = append(w, "skbedit")
 			if s.SetQueueMapping {
 				w = append(w, "queue_mapping", strconv.FormatUint(uint64(s.QueueMapping), 10))
-				if s.HashQueue {
-					w = append(w, "skbhash", strconv.FormatUint(uint64(s.QueueMappingMax), 10))
-				}
 			}
 			if s.SetPriority {
 				w = append(w, "priority", handle.Handle(s.Priority).String())

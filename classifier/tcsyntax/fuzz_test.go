@@ -20,7 +20,7 @@ func FuzzParseFilter(f *testing.F) {
 		`bpf bc '1,6 0 0 0' action mirred egress mirror dev eth1 drop action gact goto chain 4`,
 		`bpf bc '1,6 0 0 0' police rate 1mbit burst 10k/8 mtu 2k peakrate 2mbit conform-exceed drop/pass index 4`,
 		`bpf bc '1,6 0 0 0' action police pkts_rate 1000 pkts_burst 10 drop`,
-		`bpf bc '1,6 0 0 0' action skbedit queue_mapping 1 skbhash 4 priority 1:2 mark 0x5/0xff ptype host inheritdsfield`,
+		`bpf bc '1,6 0 0 0' action skbedit queue_mapping 1 priority 1:2 mark 0x5/0xff ptype host inheritdsfield`,
 		`bpf bc '1,6 0 0 0' action vlan push_eth dst_mac 02:00:00:00:00:01 src_mac 02:00:00:00:00:02`,
 		`bpf bc '1,6 0 0 0' action vlan modify id 7 priority 2 pass index 9`,
 		`bpf bc '1,6 0 0 0' action csum iph or udp | sctp continue index 2 no_percpu skip_sw`,

@@ -121,14 +121,6 @@ type args struct {
 func (a *args) more() bool   { return a.i < len(a.w) }
 func (a *args) peek() string { return a.w[a.i] }
 
-// at returns the word at offset k from the current one, "" past the end.
-func (a *args) at(k int) string {
-	if a.i+k < len(a.w) {
-		return a.w[a.i+k]
-	}
-	return ""
-}
-
 // errf makes an error naming the current word (or the last one at the
 // end of the line).
 func (a *args) errf(format string, v ...any) *Error {

@@ -210,7 +210,9 @@ func genActionLine(r *rand.Rand) string {
 		case 6:
 			w = append(w, "bpf", pick("bytecode '1,6 0 0 0'", "bc '2,6 0 0 1,6 0 0 2'", "run bytecode '1,6 0 0 4294967295'"), ctl())
 		case 7:
-			w = append(w, pick("drop", "pass", "pipe", "trap"))
+			w = append(w, pick("drop", "pass", "pipe", "trap", "mirred index 5", "police index 9", "bpf index 3", "skbedit index 4",
+				"vlan pop index 3", "skbedit ptype b mark 1", "skbedit queue_mapping 2 skbhash 5", "mirred ingress mirror dev t1 drop index 4",
+				"gact pass random determ drop 10 index 5", "vlan modify id 7 priority 3 protocol 802.1q"))
 		}
 		if r.IntN(3) == 0 {
 			w = append(w, "index", pick("1", "2", "100"))
