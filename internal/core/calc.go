@@ -24,9 +24,10 @@ type result struct {
 	targetBitOff  uint32
 }
 
-// errPoison is the kernel's -EUCLEAN: the relocation cannot be satisfied
-// and the instruction is to be poisoned.
-var errPoison = failf(syscall.EUCLEAN, "poison")
+// errPoison stands for the kernel's -EUCLEAN: the relocation cannot be
+// satisfied and the instruction is to be poisoned. It never leaves the
+// package (EUCLEAN is not an errno on every OS).
+var errPoison = &fail{msg: "poison"}
 
 // fieldValue computes a field-based relocation's value on one side; spec
 // is nil when no target candidate matched.

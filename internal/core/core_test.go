@@ -209,3 +209,30 @@ func repeat(s string, n int) string {
 	}
 	return out
 }
+
+func TestNilInputs(t *testing.T) {
+	tg := shipped(t)
+	cs := object(t, "kinds.o")
+	_, err := Apply(nil, cs.Types, tg, nil)
+	assert.ErrorIs(t, err, syscall.EINVAL)
+	_, err = Relocate(nil, nil, nil, tg, nil)
+	assert.ErrorIs(t, err, syscall.EINVAL)
+	_, err = Relocate(nil, nil, cs.Types, nil, nil)
+	assert.ErrorIs(t, err, syscall.EINVAL)
+	_, err = NewTarget(nil)
+	assert.ErrorIs(t, err, syscall.EINVAL)
+	out, err := Relocate(asm.Instructions{asm.Return()}, nil, cs.Types, tg, nil)
+	require.NoError(t, err)
+	assert.Len(t, out, 1, "no relocations: the program as given")
+}
+
+func TestKindNames(t *testing.T) {
+	for k := FieldByteOffset; k <= TypeMatches; k++ {
+		got, ok := ParseKind(k.String())
+		assert.True(t, ok, k.String())
+		assert.Equal(t, k, got)
+	}
+	assert.Equal(t, "unknown(99)", Kind(99).String())
+	_, ok := ParseKind("bogus")
+	assert.False(t, ok)
+}
