@@ -1,0 +1,58 @@
+// Package tchelpers implements the helper functions a tc program
+// (BPF_PROG_TYPE_SCHED_CLS and SCHED_ACT) calls, for the ebpfvm VM, with
+// the kernel's argument checks, results and errno.
+//
+// # Model
+//
+// Registry builds an Env from Options: Env.Helpers is the registry to
+// pass as ebpfvm.Options.Helpers; a program that calls a helper the
+// registry lacks fails to load, naming the id. Options.Extra adds the
+// caller's own Go functions as helpers (or replaces built-in ones).
+// Time comes from Options.Now (the host's clocks by default), random
+// numbers from per-slot generators seeded by Options.Seed.
+//
+// Maps reach the helpers as the objects the ebpfvm.Linker returns for a
+// program's map references: the Linker's Map method must return the
+// internal/maps.Map itself. bpf_map_lookup_elem returns a pointer to the
+// value memory (ebpfvm.Machine.MapValue), so the program's loads, stores
+// and atomics change the map in place, atomically at their width;
+// BPF_F_RDONLY_PROG maps give read-only pointers. Keys and values are
+// copied from program memory before the map sees them. Per-CPU maps index
+// by the run's execution slot (packet.Packet.Slot), which
+// bpf_get_smp_processor_id returns.
+//
+// The redirect helpers record their target per slot (Env.Redirect), as
+// the kernel's per-CPU bpf_redirect_info; the caller acts on it when the
+// verdict is TC_ACT_REDIRECT.
+//
+// # Concurrency
+//
+// An Env is safe for concurrent runs on different slots; runs on the same
+// slot must not overlap (the slot is the stand-in for a CPU), and
+// Env.Redirect for a slot is read after the run on it.
+//
+// # Errors
+//
+// Helper results follow the kernel: 0 or a negative errno in R0 (for
+// example -EFAULT from skb_load_bytes outside the packet, -EINVAL for
+// unknown flags, -ENOENT from a map). A helper argument the kernel's
+// verifier would have refused (a pointer outside the program's regions, a
+// map handle that is not a map, a map type the helper does not take) ends
+// the run with ebpfvm.ErrHelper instead, since the VM's verifier does not
+// track every argument type.
+//
+// # Limits
+//
+// Not yet implemented: get_hash_recalc (needs the flow dissector),
+// clone_redirect, skb_vlan_push/pop, skb_change_proto/type/tail/head,
+// skb_adjust_room, tunnel keys, fib_lookup, trace_printk,
+// perf_event_output, the ring buffer helpers, spin_lock, bpf_loop,
+// for_each_map_elem, tail calls and map-in-map lookups. csum_diff
+// follows Linux 6.18 (folded result, any sizes).
+//
+// # Kernel sources
+//
+// net/core/filter.c (bpf_skb_*, bpf_l3/l4_csum_replace, bpf_csum_*,
+// bpf_redirect*, tc_cls_act_func_proto), kernel/bpf/helpers.c (map
+// helpers, time, prandom).
+package tchelpers
