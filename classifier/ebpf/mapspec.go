@@ -160,6 +160,9 @@ type MapSpec struct {
 	InnerMap *MapSpec
 	// Contents are written with UpdateAny when the map is created.
 	Contents []MapKV
+	// Pinning is how NewCollection shares the map between collections
+	// (iproute2's bpf_elf_map pinning); NewMap ignores it.
+	Pinning Pinning
 }
 
 // MapKV is a key and a value of MapSpec.Contents, each in any form Update
