@@ -278,3 +278,38 @@ func TestShippedTargetFaithful(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkNewTargetVmlinux indexes this kernel's full BTF, the target of
+// a program relocated for the running kernel.
+func BenchmarkNewTargetVmlinux(b *testing.B) {
+	kerneltest.RequireLinux(b)
+	spec, err := vmlinux()
+	if err != nil {
+		b.Skip("no kernel BTF: ", err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := NewTarget(spec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkApplyVmlinux relocates the parser against the full vmlinux.
+func BenchmarkApplyVmlinux(b *testing.B) {
+	kerneltest.RequireLinux(b)
+	spec, err := vmlinux()
+	if err != nil {
+		b.Skip("no kernel BTF: ", err)
+	}
+	tg, err := NewTarget(spec)
+	require.NoError(b, err)
+	cs := object(b, "parse.o")
+	p := cs.Programs["parse_ipv4"]
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Apply(p, cs.Types, tg, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
