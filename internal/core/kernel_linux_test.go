@@ -313,3 +313,17 @@ func BenchmarkApplyVmlinux(b *testing.B) {
 		}
 	}
 }
+
+// TestLibbpfVmlinux compares the relocation against this kernel's BTF
+// with libbpf's own, recorded on the kernel the golden file names.
+func TestLibbpfVmlinux(t *testing.T) {
+	tg := kernelTarget(t)
+	head, err := os.ReadFile("testdata/libbpf-vmlinux.golden")
+	require.NoError(t, err)
+	release, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	require.NoError(t, err)
+	if !bytes.Contains(head, []byte("Linux "+string(bytes.TrimSpace(release))+",")) {
+		t.Skipf("golden file recorded on another kernel than %s", bytes.TrimSpace(release))
+	}
+	checkGolden(t, "testdata/libbpf-vmlinux.golden", tg)
+}
