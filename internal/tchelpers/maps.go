@@ -53,13 +53,24 @@ func valuePtr(m *ebpfvm.Machine, mp maps.Map, val []byte) (uint64, error) {
 	return m.MapValue(val, mp.Info().Spec.Flags&maps.BPF_F_RDONLY_PROG != 0)
 }
 
+// objectMap reports maps that hold objects (programs, maps, perf
+// buffers), which these helpers do not serve.
+func objectMap(mp maps.Map) bool {
+	switch mp.Info().Spec.Type {
+	case maps.BPF_MAP_TYPE_PROG_ARRAY, maps.BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+		maps.BPF_MAP_TYPE_ARRAY_OF_MAPS, maps.BPF_MAP_TYPE_HASH_OF_MAPS:
+		return true
+	}
+	return false
+}
+
 // mapLookup is bpf_map_lookup_elem(map, key): the value pointer or NULL.
 func mapLookup(m *ebpfvm.Machine, a *[5]uint64) (uint64, error) {
 	mp, err := mapArg(m, a[0])
 	if err != nil {
 		return 0, err
 	}
-	if _, ok := mp.(maps.ObjectMap); ok {
+	if objectMap(mp) {
 		return 0, fmt.Errorf("%w: %s lookup", errMapOp, mp.Info().Spec.Type)
 	}
 	key, err := readArg(m, 0, a[1], mp.Info().Spec.KeySize)
@@ -97,7 +108,7 @@ func mapUpdate(m *ebpfvm.Machine, a *[5]uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, ok := mp.(maps.ObjectMap); ok {
+	if objectMap(mp) {
 		return 0, fmt.Errorf("%w: %s update", errMapOp, mp.Info().Spec.Type)
 	}
 	s := &mp.Info().Spec
@@ -121,7 +132,7 @@ func mapDelete(m *ebpfvm.Machine, a *[5]uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, ok := mp.(maps.ObjectMap); ok {
+	if objectMap(mp) {
 		return 0, fmt.Errorf("%w: %s delete", errMapOp, mp.Info().Spec.Type)
 	}
 	key, err := readArg(m, 0, a[1], mp.Info().Spec.KeySize)
