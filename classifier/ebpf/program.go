@@ -124,7 +124,10 @@ func NewProgram(spec *ProgramSpec, opts ProgramOptions) (*Program, error) {
 		Budget:   opts.Budget,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ebpf: new program %s: %s%w", spec.Name, helperHint(err, insns), err)
+		if me := missingHelper(err, insns); me != nil {
+			return nil, fmt.Errorf("ebpf: new program %s: %w", spec.Name, me)
+		}
+		return nil, fmt.Errorf("ebpf: new program %s: %w", spec.Name, err)
 	}
 	p := &Program{vm: vm, spec: spec.Copy(), typ: spec.Type, tag: tag, id: opts.ID, maps: l.maps}
 	if p.id == 0 {
@@ -133,17 +136,36 @@ func NewProgram(spec *ProgramSpec, opts ProgramOptions) (*Program, error) {
 	return p, nil
 }
 
-// helperHint names the helper of an "invalid func unknown#N" rejection.
-func helperHint(err error, insns []ebpfvm.Instruction) string {
+// MissingHelperError is the load error of a program that calls a helper
+// the registry lacks (the verifier's "invalid func unknown#N"). It
+// unwraps to the verifier's error, which wraps EINVAL.
+type MissingHelperError struct {
+	ID   int32  // enum bpf_func_id
+	Name string // the kernel's name, "bpf_map_lookup_elem"
+	Insn int    // the calling instruction
+	Err  error
+}
+
+// Error names the helper.
+func (e *MissingHelperError) Error() string {
+	return fmt.Sprintf("helper %s (%d) called at insn %d is not available: %v", e.Name, e.ID, e.Insn, e.Err)
+}
+
+// Unwrap returns the verifier's error.
+func (e *MissingHelperError) Unwrap() error { return e.Err }
+
+// missingHelper turns an "invalid func unknown#N" rejection into a
+// *MissingHelperError.
+func missingHelper(err error, insns []ebpfvm.Instruction) *MissingHelperError {
 	var ve *ebpfvm.VerifyError
-	if !errors.As(err, &ve) || ve.Index < 0 || ve.Index >= len(insns) {
-		return ""
+	if !errors.As(err, &ve) || ve.Index < 0 || ve.Index >= len(insns) || ve.Errno != syscall.EINVAL {
+		return nil
 	}
 	in := insns[ve.Index]
 	if in.Op != uapi.BPF_JMP|uapi.BPF_CALL || in.Src != 0 {
-		return ""
+		return nil
 	}
-	return fmt.Sprintf("helper %s (%d) is not available: ", HelperName(in.Imm), in.Imm)
+	return &MissingHelperError{ID: in.Imm, Name: HelperName(in.Imm), Insn: ve.Index, Err: err}
 }
 
 // calcTag is bpf_prog_calc_tag: SHA-256 over the instructions with the

@@ -18,19 +18,19 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* ipv4 returns the IPv4 header of an Ethernet frame, or 0. */
-static __always_inline struct iphdr *ipv4(struct __sk_buff *skb)
-{
-	void *data = (void *)(long)skb->data;
-	void *end = (void *)(long)skb->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *ip = data + sizeof(*eth);
-
-	if ((void *)(ip + 1) > end)
-		return 0;
-	if (eth->h_proto != bpf_htons(ETH_P_IP) || ip->ihl != 5)
-		return 0;
-	return ip;
-}
+/*
+ * IPV4 declares ip, the IPv4 header (without options) of the Ethernet
+ * frame, and end, the end of the packet data; the enclosing function
+ * returns ret when the frame holds no such header. The early return keeps
+ * ip a packet pointer on every path (no NULL to join with).
+ */
+#define IPV4(skb, ip, end, ret)						\
+	void *end = (void *)(long)(skb)->data_end;			\
+	struct ethhdr *eth_##ip = (void *)(long)(skb)->data;		\
+	struct iphdr *ip = (void *)(eth_##ip + 1);			\
+	if ((void *)(ip + 1) > end)					\
+		return ret;						\
+	if (eth_##ip->h_proto != bpf_htons(ETH_P_IP) || ip->ihl != 5)	\
+		return ret
 
 #endif

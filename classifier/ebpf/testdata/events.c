@@ -23,11 +23,9 @@ struct {
 SEC("tc")
 int events_out(struct __sk_buff *skb)
 {
-	struct iphdr *ip = ipv4(skb);
 	struct event e = {};
+	IPV4(skb, ip, end, TC_ACT_OK);
 
-	if (!ip)
-		return TC_ACT_OK;
 	e.saddr = ip->saddr;
 	e.daddr = ip->daddr;
 	e.len = skb->len;

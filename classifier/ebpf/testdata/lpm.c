@@ -18,12 +18,10 @@ struct {
 SEC("tc")
 int lpm_acl(struct __sk_buff *skb)
 {
-	struct iphdr *ip = ipv4(skb);
 	struct lpm_key key = {.prefixlen = 32};
 	__u32 *verdict;
+	IPV4(skb, ip, end, TC_ACT_OK);
 
-	if (!ip)
-		return TC_ACT_OK;
 	key.addr = ip->saddr;
 	verdict = bpf_map_lookup_elem(&acl, &key);
 	if (!verdict)

@@ -17,14 +17,12 @@ const volatile __u16 new_port = 8080;
 SEC("tc")
 int nat(struct __sk_buff *skb)
 {
-	struct iphdr *ip = ipv4(skb);
 	__u32 old_addr, addr = bpf_htonl(new_addr);
 	__u16 old_port, port = bpf_htons(new_port);
 	__u8 proto;
 	int csum_off, port_off;
+	IPV4(skb, ip, end, TC_ACT_OK);
 
-	if (!ip)
-		return TC_ACT_OK;
 	proto = ip->protocol;
 	old_addr = ip->daddr;
 	if (proto == IPPROTO_TCP) {

@@ -18,13 +18,10 @@ struct {
 SEC("classifier")
 int port_classifier(struct __sk_buff *skb)
 {
-	void *end = (void *)(long)skb->data_end;
-	struct iphdr *ip = ipv4(skb);
 	struct port_val *v;
 	__u16 port;
+	IPV4(skb, ip, end, 0);
 
-	if (!ip)
-		return 0;
 	if (ip->protocol == IPPROTO_TCP) {
 		struct tcphdr *tcp = (void *)(ip + 1);
 		if ((void *)(tcp + 1) > end)

@@ -12,11 +12,9 @@ struct {
 SEC("tc")
 int tail_entry(struct __sk_buff *skb)
 {
-	struct iphdr *ip = ipv4(skb);
-
 	skb->cb[0] = 1;
-	if (!ip)
-		return TC_ACT_OK;
+	IPV4(skb, ip, end, TC_ACT_OK);
+
 	bpf_tail_call(skb, &jumps, ip->protocol == IPPROTO_TCP ? 1 : 2);
 	skb->cb[0] = 99; /* no program in the slot */
 	return TC_ACT_OK;
