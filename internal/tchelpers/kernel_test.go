@@ -62,7 +62,7 @@ func (c helperCase) program() asm.Instructions {
 	for i := 0; i < 64; i += 8 {
 		insns = append(insns,
 			asm.LoadImm(asm.R7, int64(binary.LittleEndian.Uint64(c.stack[i:])), asm.DWord), // r7 = stack word
-			asm.StoreMem(asm.RFP, int16(-64+i), asm.R7, asm.DWord),                          // *(u64 *)(fp-64+i) = r7
+			asm.StoreMem(asm.RFP, int16(-64+i), asm.R7, asm.DWord),                         // *(u64 *)(fp-64+i) = r7
 		)
 	}
 	regs := []asm.Register{asm.R1, asm.R2, asm.R3, asm.R4, asm.R5}
@@ -82,7 +82,7 @@ func (c helperCase) program() asm.Instructions {
 	for i := 0; i < 4; i++ {
 		insns = append(insns,
 			asm.LoadMem(asm.R7, asm.RFP, int16(-64+4*i), asm.Word), // r7 = stack word
-			asm.StoreMem(asm.R6, int16(48+4*i), asm.R7, asm.Word),   // skb->cb[i] = r7
+			asm.StoreMem(asm.R6, int16(48+4*i), asm.R7, asm.Word),  // skb->cb[i] = r7
 		)
 	}
 	return append(insns, asm.Return()) // exit
