@@ -56,8 +56,8 @@ type CollectionOptions struct {
 	// Slots is the number of execution slots of per-CPU maps and perf
 	// event arrays; 0 means runtime.GOMAXPROCS(0).
 	Slots int
-	// Helpers is the helper registry of every program; nil means
-	// DefaultHelpers.
+	// Helpers is the helper registry of every program; nil makes one
+	// with Slots slots.
 	Helpers *HelperRegistry
 	// Pins is the namespace of pinned maps; nil makes pinned maps
 	// private to the collection, as if every pin were new.
@@ -70,10 +70,12 @@ type CollectionOptions struct {
 	ProgramIDs map[string]uint32
 }
 
-// Collection is the maps and programs made from an ObjectSpec.
+// Collection is the maps and programs made from an ObjectSpec, and the
+// helper registry its programs call.
 type Collection struct {
 	Programs map[string]*Program
 	Maps     map[string]*Map
+	Helpers  *HelperRegistry
 }
 
 // pinPath is where a pinned map lives in a namespace.
@@ -109,7 +111,13 @@ func NewCollection(spec *ObjectSpec, opts CollectionOptions) (*Collection, error
 		slots = runtime.GOMAXPROCS(0)
 	}
 	mopts := append(append([]MapOption(nil), opts.MapOptions...), WithSlots(slots))
-	col := &Collection{Programs: map[string]*Program{}, Maps: map[string]*Map{}}
+	col := &Collection{Programs: map[string]*Program{}, Maps: map[string]*Map{}, Helpers: opts.Helpers}
+	if col.Helpers == nil {
+		var err error
+		if col.Helpers, err = NewHelperRegistry(HelperOptions{Slots: slots}); err != nil {
+			return nil, fmt.Errorf("ebpf: new collection: %w", err)
+		}
+	}
 	newPins := map[string]*Map{}
 	var deferred []string // maps with ObjectRef contents
 
@@ -175,7 +183,7 @@ func NewCollection(spec *ObjectSpec, opts CollectionOptions) (*Collection, error
 
 	for _, name := range spec.ProgramNames() {
 		ps := spec.Programs[name]
-		p, err := NewProgram(ps, ProgramOptions{Maps: col.Maps, Helpers: opts.Helpers, ID: opts.ProgramIDs[name]})
+		p, err := NewProgram(ps, ProgramOptions{Maps: col.Maps, Helpers: col.Helpers, ID: opts.ProgramIDs[name]})
 		if err != nil {
 			return nil, fmt.Errorf("ebpf: new collection: %w", err)
 		}

@@ -14,36 +14,6 @@ import (
 	"github.com/clsbpf/clsbpf/internal/uapi"
 )
 
-// HelperRegistry is the set of helper functions programs may call. A
-// program that calls a helper the registry lacks fails to load with an
-// error naming the helper.
-type HelperRegistry struct {
-	h *ebpfvm.Helpers
-}
-
-// newRegistry is the constructor of the default registry: the tc helpers
-// the library implements. It is a variable so that the helper package,
-// which depends on this package's maps, can be wired in without an
-// import cycle.
-var newRegistry = func() (*ebpfvm.Helpers, error) { return ebpfvm.NewHelpers() }
-
-// DefaultHelpers returns the registry of the tc helpers this library
-// implements.
-func DefaultHelpers() (*HelperRegistry, error) {
-	h, err := newRegistry()
-	if err != nil {
-		return nil, err
-	}
-	return &HelperRegistry{h: h}, nil
-}
-
-// NoHelpers returns an empty registry: programs that call any helper fail
-// to load.
-func NoHelpers() *HelperRegistry {
-	h, _ := ebpfvm.NewHelpers()
-	return &HelperRegistry{h: h}
-}
-
 // ProgramOptions are the choices NewProgram makes that the spec does not.
 // The zero value uses DefaultHelpers, no maps and the next program id.
 type ProgramOptions struct {
