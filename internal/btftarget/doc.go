@@ -10,8 +10,10 @@
 // tc program can reach and the library implements: the program context
 // struct __sk_buff, the UAPI structures its helpers take (bpf_sock,
 // bpf_tunnel_key, bpf_fib_lookup, bpf_dynptr, bpf_iter_num and friends),
-// the UAPI enums passed to helpers, and the Ethernet, VLAN, IPv4, IPv6,
-// TCP, UDP and ICMP headers, with every type they reference. Kernel
+// the objects of BPF-managed lists, trees and work items used through
+// kfuncs, the UAPI enums passed to helpers, and the Ethernet, VLAN, ARP,
+// IPv4, IPv6 (with its extension headers), TCP, UDP, SCTP, GRE and ICMP
+// headers, with every type they reference. Kernel
 // structures such as struct sk_buff are deliberately absent: a tc program
 // cannot read them, so a CO-RE relocation against them fails here as an
 // access to them would fail the kernel verifier.

@@ -28,6 +28,13 @@ var Names = []string{
 	"bpf_timer",
 	"bpf_dynptr",
 	"bpf_iter_num",
+	// Objects of BPF-managed data structures, used through kfuncs.
+	"bpf_list_head",
+	"bpf_list_node",
+	"bpf_rb_root",
+	"bpf_rb_node",
+	"bpf_refcount",
+	"bpf_wq",
 	// UAPI enums tc programs pass to helpers.
 	"bpf_func_id",
 	"bpf_adj_room_mode",
@@ -44,6 +51,12 @@ var Names = []string{
 	"icmphdr",
 	"icmp6hdr",
 	"in6_addr",
+	"arphdr",
+	"ipv6_opt_hdr",
+	"ipv6_rt_hdr",
+	"frag_hdr",
+	"gre_base_hdr",
+	"sctphdr",
 }
 
 // Build marshals the named types of kernel, with their dependencies, as
