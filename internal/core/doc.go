@@ -48,7 +48,8 @@
 // unwrapping to the errno the kernel or libbpf fails the load with:
 // EINVAL for malformed records, access strings, ambiguous candidates or
 // instructions that do not hold the compiled value, E2BIG for nesting
-// past 64 levels or a bitfield no 64-bit load covers, ERANGE for a field
+// past 64 levels, a bitfield no 64-bit load covers or a type walk past its
+// step budget, ERANGE for a field
 // offset that does not fit an instruction's 16-bit offset.
 //
 // # Limits
@@ -74,9 +75,9 @@
 // # Proof
 //
 // The tests hold the engine to three outside references: libbpf itself
-// (testdata/libbpfdump.c records libbpf's relocated instructions, against
-// the shipped target and this machine's kernel, in golden files checked on
-// every OS); the kernel's own relocation (BPF_PROG_LOAD with core_relos,
+// (testdata/libbpfdump.c records libbpf's relocated instructions in golden
+// files: against the shipped target, checked on every OS, and against the
+// BTF of the kernel it ran on, checked on that kernel); the kernel's own relocation (BPF_PROG_LOAD with core_relos,
 // whose translated instructions, verdicts and run results must equal those
 // of our output, for the clang test objects and for 400 generated cases);
 // and cilium/ebpf's relocation, where it agrees with libbpf.
