@@ -130,7 +130,7 @@ func convert(spec *ebpf.CollectionSpec) (*Object, error) {
 		}
 	}
 	for _, name := range sortedKeys(spec.Programs) {
-		p, err := convertProgram(spec.Programs[name], spec.Maps)
+		p, err := convertProgram(spec.Programs[name], spec.Maps, spec.Types)
 		if err != nil {
 			return nil, fmt.Errorf("ciliumadapt: program %s: %w", name, err)
 		}
@@ -247,7 +247,7 @@ func toBytes(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func convertProgram(ps *ebpf.ProgramSpec, maps map[string]*ebpf.MapSpec) (*ObjProgram, error) {
+func convertProgram(ps *ebpf.ProgramSpec, maps map[string]*ebpf.MapSpec, types *btf.Spec) (*ObjProgram, error) {
 	insns := make(asm.Instructions, len(ps.Instructions))
 	copy(insns, ps.Instructions)
 	refs := map[int]string{}
@@ -264,10 +264,18 @@ func convertProgram(ps *ebpf.ProgramSpec, maps map[string]*ebpf.MapSpec) (*ObjPr
 		if ins.IsKfuncCall() {
 			return nil, fmt.Errorf("insn %d: call of kfunc %q is not supported yet: %w", iter.Offset, ins.Reference(), syscall.EOPNOTSUPP)
 		}
+		if ins.IsLoadFromMap() && ins.Reference() == "" {
+			// cilium rewrites a __kconfig extern's load into a map value
+			// load of a virtual .kconfig map it does not list.
+			return nil, fmt.Errorf("insn %d: kconfig extern %s is not supported yet: %w", iter.Offset, kconfigName(types, uint32(uint64(ins.Constant)>>32)), syscall.EOPNOTSUPP)
+		}
 		if !ins.OpCode.IsDWordLoad() || ins.Reference() == "" {
 			continue
 		}
 		ref := ins.Reference()
+		if ref == ".kconfig" || ref == ".ksyms" {
+			return nil, fmt.Errorf("insn %d: %s extern is not supported yet: %w", iter.Offset, ref, syscall.EOPNOTSUPP)
+		}
 		if ins.IsLoadFromMap() {
 			if _, ok := maps[ref]; ok {
 				refs[int(iter.Offset)] = ref
@@ -276,7 +284,7 @@ func convertProgram(ps *ebpf.ProgramSpec, maps map[string]*ebpf.MapSpec) (*ObjPr
 				*ins = ins.WithReference("")
 				continue
 			}
-			if ref == ".kconfig" || ins.Src == asm.PseudoMapValue {
+			if ins.Src == asm.PseudoMapValue {
 				return nil, fmt.Errorf("insn %d: kconfig extern %q is not supported yet: %w", iter.Offset, ref, syscall.EOPNOTSUPP)
 			}
 		}
@@ -303,4 +311,18 @@ func convertProgram(ps *ebpf.ProgramSpec, maps map[string]*ebpf.MapSpec) (*ObjPr
 		MapRefs:  refs,
 		FuncInfo: funcInfo,
 	}, nil
+}
+
+// kconfigName names the .kconfig variable at offset off, or says "at
+// offset N" when the object's BTF does not tell.
+func kconfigName(types *btf.Spec, off uint32) string {
+	var ds *btf.Datasec
+	if types != nil && types.TypeByName(".kconfig", &ds) == nil {
+		for _, v := range ds.Vars {
+			if v.Offset == off {
+				return fmt.Sprintf("%q", v.Type.TypeName())
+			}
+		}
+	}
+	return fmt.Sprintf("at .kconfig offset %d", off)
 }
