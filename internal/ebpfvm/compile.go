@@ -340,7 +340,9 @@ func (p *Program) compile(v *verifier) error {
 			out.k = uint64(int64(in.Imm))
 			if v.aux[i].isCtx {
 				out.op, out.aux = opCtxStK, uint32(len(ctxs))
-				ctxs = append(ctxs, v.aux[i].ctx)
+				c := v.aux[i].ctx
+				c.imm = true
+				ctxs = append(ctxs, c)
 				break
 			}
 			out.op = [...]opcode{uapi.BPF_W: opStW, uapi.BPF_H: opStH, uapi.BPF_B: opStB, uapi.BPF_DW: opStDW}[in.Op&0x18]

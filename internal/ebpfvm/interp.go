@@ -355,6 +355,7 @@ func (m *Machine) refMem(in Instruction, r *[uapi.MAX_BPF_REG]uint64) error {
 		case uapi.BPF_LDX:
 			r[in.Dst] = m.ctxLoad(&a)
 		case uapi.BPF_ST:
+			a.imm = true
 			m.ctxStore(&a, uint64(int64(in.Imm)))
 		default:
 			m.ctxStore(&a, r[in.Src])

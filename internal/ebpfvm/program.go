@@ -91,6 +91,9 @@ type Program struct {
 	ctxs        []ctxAccess // resolved context accesses, by inst.aux
 	helpers     []*Helper   // resolved helpers, by inst.aux
 	pool        sync.Pool
+	// tstampTypeAccess is the kernel's prog->tstamp_type_access: some
+	// instruction reads __sk_buff tstamp_type (skb.go).
+	tstampTypeAccess bool
 }
 
 // Load verifies insns under opts and compiles them. A rejected program is
@@ -116,6 +119,7 @@ func Load(insns []Instruction, opts Options) (*Program, error) {
 	if err := p.compile(v); err != nil {
 		return nil, err
 	}
+	p.tstampTypeAccess = skbTstampTypeAccess(p.ctxs)
 	p.pool.New = func() any { return p.NewMachine() }
 	return p, nil
 }

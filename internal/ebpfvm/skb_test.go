@@ -12,20 +12,10 @@ import (
 	"github.com/clsbpf/clsbpf/internal/uapi"
 )
 
-// skbFieldsDone are the __sk_buff byte ranges this VM implements; outside
-// them it refuses every access (the full context comes later).
+// skbFieldDone reports the __sk_buff offsets this VM implements: all of
+// them (skb.go).
 func skbFieldDone(off int) bool {
-	switch {
-	case off < 4: // len
-	case off >= 8 && off < 12: // mark
-	case off >= 32 && off < 36: // priority
-	case off >= 48 && off < 68: // cb[]
-	case off >= 76 && off < 84: // data, data_end
-	case off >= 140 && off < 144: // data_meta
-	default:
-		return false
-	}
-	return true
+	return off >= 0 && off < uapi.SK_BUFF_CTX_SIZE
 }
 
 // ctxAccessProgram is a program doing one context access of the given
@@ -87,10 +77,11 @@ func TestSkbAccessLikeKernel(t *testing.T) {
 				kres, err := kp.Run(frame)
 				require.NoError(t, err)
 				kp.Close()
-				pkt := newPacket(t, frame)
+				pkt := testRunPacket(t, frame, nil)
 				got, err := vp.Run(pkt)
 				require.NoError(t, err, name)
-				isPtr := off >= uapi.SKB_OFF_DATA && off < uapi.SKB_OFF_DATA_END+4 || off >= uapi.SKB_OFF_DATA_META && off < uapi.SKB_OFF_DATA_META+4
+				isPtr := off >= uapi.SKB_OFF_DATA && off < uapi.SKB_OFF_DATA_END+4 || off >= uapi.SKB_OFF_DATA_META && off < uapi.SKB_OFF_DATA_META+4 ||
+					off >= uapi.SKB_OFF_SK && off < uapi.SKB_OFF_SK+8
 				if !isPtr {
 					assert.Equal(t, kres.Ret, uint32(got), "%s: r0", name)
 				}

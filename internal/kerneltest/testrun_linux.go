@@ -148,5 +148,20 @@ func (p *SchedCLS) Run(frame []byte) (TestRunResult, error) {
 	return res, nil
 }
 
+// RunCtx is Run with ctx as the __sk_buff passed in (ctx_in): only the
+// fields BPF_PROG_TEST_RUN accepts may be non-zero.
+func (p *SchedCLS) RunCtx(frame []byte, ctx *[SkbCtxSize]byte) (TestRunResult, error) {
+	var res TestRunResult
+	out := make([]byte, len(frame)+256)
+	opts := ebpf.RunOptions{Data: frame, DataOut: out, Context: ctx[:], ContextOut: res.Ctx[:]}
+	ret, err := p.prog.Run(&opts)
+	if err != nil {
+		return res, err
+	}
+	res.Ret = ret
+	res.Data = opts.DataOut
+	return res, nil
+}
+
 // Close releases the program.
 func (p *SchedCLS) Close() error { return p.prog.Close() }

@@ -41,3 +41,8 @@ func (p *SchedCLS) Run(frame []byte) (TestRunResult, error) { return TestRunResu
 
 // Close is unavailable off Linux.
 func (p *SchedCLS) Close() error { return errNotLinux }
+
+// RunCtx is unavailable off Linux.
+func (p *SchedCLS) RunCtx(frame []byte, ctx *[SkbCtxSize]byte) (TestRunResult, error) {
+	return TestRunResult{}, errNotLinux
+}
