@@ -150,7 +150,7 @@ func newVeth(tb testing.TB, rxType int) *Veth {
 		if v.mon, err = packetSocket(unix.SOCK_RAW, v.Ifindex, unix.ETH_P_ALL); err != nil {
 			return err
 		}
-		tv := unix.Timeval{Sec: 2}
+		tv := unix.Timeval{Sec: 10} // generous: a saturated machine may run the softirq late
 		if err := unix.SetsockoptTimeval(v.mon, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 			return err
 		}
