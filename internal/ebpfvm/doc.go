@@ -32,10 +32,19 @@
 // it), INT_MIN / -1 wraps, shift counts are masked.
 //
 // The context R1 points to is either a struct __sk_buff over a
-// packet.Packet (ContextSkb, skb.go: len, mark, priority, cb[], data,
-// data_end and data_meta; accesses are resolved at load into direct field
+// packet.Packet (ContextSkb, skb.go: every field of the 192-byte
+// structure with tc's read and write permissions and the kernel's narrow
+// read quirks; accesses are resolved at load into direct field
 // operations) or caller memory (ContextMem, the conformance suite's
 // convention).
+//
+// Map values are shared memory (mem_map.go): the program's loads, stores
+// and atomics on them go through package atomicmem, so concurrent runs
+// and Go code never race; helpers hand out pointers to values with
+// Machine.MapValue, from a per-run table of DynamicRegions regions that
+// allocates nothing. Machine.TailCall runs a tail call (tailcall.go): the
+// target runs on a machine of its own and its result ends the caller's
+// run, at most MaxTailCalls times per run.
 //
 // # Safety model
 //
@@ -114,10 +123,10 @@
 //
 // # Limits
 //
-// Not yet supported: tail calls, kfuncs (rejected at load with EINVAL),
+// Not yet supported: callbacks from helpers (bpf_loop,
+// bpf_for_each_map_elem), kfuncs (rejected at load with EINVAL),
 // BTF-typed pseudo sources (BPF_PSEUDO_BTF_ID), arenas, gotox (JA|X).
-// The __sk_buff fields beyond those listed are rejected until the full
-// context lands. The per-run may_goto budget is shared by all frames of a
+// The __sk_buff sk field is always NULL. The per-run may_goto budget is shared by all frames of a
 // run. Stack bytes are zeroed before a frame uses them where the kernel
 // leaves them undefined.
 //

@@ -111,7 +111,7 @@ func (m *Machine) interpret(r1, r2 uint64) (uint64, error) {
 				m.args = [5]uint64{r[1], r[2], r[3], r[4], r[5]}
 				v, err := h.Func(m, &m.args)
 				if err != nil {
-					return 0, &RunError{PC: pc, Err: ErrHelper, Cause: err}
+					return m.tailResult(pc, err)
 				}
 				r[0] = v
 				if h.ChangesPacket {

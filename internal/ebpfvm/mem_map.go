@@ -78,11 +78,13 @@ func (m *Machine) MapValue(mem []byte, ro bool) (uint64, error) {
 }
 
 // resetDynamic empties the dynamic region table at the end of a run, so
-// that the machine keeps no reference to map memory.
+// that the machine keeps no reference to map memory, and forgets the tail
+// call count.
 func (m *Machine) resetDynamic() {
 	d := &m.dyn
 	clear(m.regions[d.first : d.first+d.used])
 	d.used = 0
+	m.tail.count = 0
 }
 
 // accessAny is access for every region kind; callers that read or write

@@ -151,6 +151,7 @@ type Machine struct {
 	loops   uint32    // may_goto budget left
 	args    [5]uint64 // helper arguments, here so that calls do not allocate
 	dyn     dynState  // dynamic map value regions (mem_map.go)
+	tail    tailState // tail call chain (tailcall.go)
 	scratch [4][]byte // helpers' temporary copies (Scratch)
 }
 

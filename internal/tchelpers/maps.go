@@ -201,3 +201,38 @@ func popPeek(m *ebpfvm.Machine, a *[5]uint64, pop bool) (uint64, error) {
 
 func mapPop(m *ebpfvm.Machine, a *[5]uint64) (uint64, error)  { return popPeek(m, a, true) }
 func mapPeek(m *ebpfvm.Machine, a *[5]uint64) (uint64, error) { return popPeek(m, a, false) }
+
+// TailCallTarget is implemented by what a prog array holds when it is not
+// the *ebpfvm.Program itself: the program object of the loader, which
+// knows its VM program.
+type TailCallTarget interface {
+	VMProgram() *ebpfvm.Program
+}
+
+// tailCall is bpf_tail_call(ctx, prog_array, index): the program in the
+// slot replaces the running one; an empty slot, an index beyond the
+// array or the MAX_TAIL_CALL_CNT limit let the caller continue.
+func tailCall(m *ebpfvm.Machine, a *[5]uint64) (uint64, error) {
+	mp, err := mapArg(m, a[1])
+	if err != nil {
+		return 0, err
+	}
+	pa, ok := mp.(maps.ProgArray)
+	if !ok {
+		return 0, fmt.Errorf("%w: %s tail call", errMapOp, mp.Info().Spec.Type)
+	}
+	var target *ebpfvm.Program
+	switch o := pa.At(uint32(a[2])).(type) {
+	case *ebpfvm.Program:
+		target = o
+	case TailCallTarget:
+		target = o.VMProgram()
+	}
+	if target == nil {
+		return 0, nil
+	}
+	if done, err := m.TailCall(target); done {
+		return 0, err
+	}
+	return 0, nil
+}

@@ -20,6 +20,7 @@ const (
 	FuncSkbStoreBytes       = 9
 	FuncL3CsumReplace       = 10
 	FuncL4CsumReplace       = 11
+	FuncTailCall            = 12
 	FuncCloneRedirect       = 13
 	FuncGetCgroupClassid    = 17
 	FuncRedirect            = 23
@@ -160,6 +161,7 @@ func (e *Env) builtins() []ebpfvm.Helper {
 		{ID: FuncMapPopElem, Name: "map_pop_elem", Func: mapPop, Args: 2},
 		{ID: FuncMapPeekElem, Name: "map_peek_elem", Func: mapPeek, Args: 2},
 		{ID: FuncMapLookupPercpuElem, Name: "map_lookup_percpu_elem", Func: mapLookupPercpu, Args: 3, Ret: ebpfvm.RetMapValueOrNull},
+		{ID: FuncTailCall, Name: "tail_call", Func: tailCall, Args: 3, ChangesPacket: true},
 		{ID: FuncKtimeGetNs, Name: "ktime_get_ns", Func: e.clockHelper(Monotonic)},
 		{ID: FuncKtimeGetBootNs, Name: "ktime_get_boot_ns", Func: e.clockHelper(Boottime)},
 		{ID: FuncKtimeGetCoarseNs, Name: "ktime_get_coarse_ns", Func: e.clockHelper(MonotonicCoarse)},
