@@ -68,6 +68,9 @@ type CollectionOptions struct {
 	// ProgramIDs gives each program's id by name; missing names take the
 	// next of the process-wide counter.
 	ProgramIDs map[string]uint32
+	// Budget is every program's run-time instruction budget
+	// (ProgramOptions.Budget); 0 means the VM's default.
+	Budget uint64
 }
 
 // Collection is the maps and programs made from an ObjectSpec, and the
@@ -183,7 +186,7 @@ func NewCollection(spec *ObjectSpec, opts CollectionOptions) (*Collection, error
 
 	for _, name := range spec.ProgramNames() {
 		ps := spec.Programs[name]
-		p, err := NewProgram(ps, ProgramOptions{Maps: col.Maps, Helpers: col.Helpers, ID: opts.ProgramIDs[name]})
+		p, err := NewProgram(ps, ProgramOptions{Maps: col.Maps, Helpers: col.Helpers, ID: opts.ProgramIDs[name], Budget: opts.Budget})
 		if err != nil {
 			return nil, fmt.Errorf("ebpf: new collection: %w", err)
 		}

@@ -9,6 +9,7 @@ package ciliumadapt
 
 import (
 	"bytes"
+	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -85,13 +86,16 @@ var ErrObject = syscall.EINVAL
 
 // LoadObject parses an ELF object. It never panics: a parser panic on a
 // malformed object is an EINVAL error.
-func LoadObject(elf []byte) (obj *Object, err error) {
+func LoadObject(b []byte) (obj *Object, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			obj, err = nil, fmt.Errorf("ciliumadapt: malformed object: %v: %w", r, syscall.EINVAL)
 		}
 	}()
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(elf))
+	if err := checkSections(b); err != nil {
+		return nil, err
+	}
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(b))
 	if err != nil {
 		errno := syscall.EINVAL
 		if errors.Is(err, ebpf.ErrNotSupported) {
@@ -100,6 +104,28 @@ func LoadObject(elf []byte) (obj *Object, err error) {
 		return nil, fmt.Errorf("ciliumadapt: read object: %v: %w", err, errno)
 	}
 	return convert(spec)
+}
+
+// MaxSectionSize bounds the size of an object's sections, NOBITS ones
+// (.bss) included: array maps, which data sections become, cannot hold a
+// larger value (KMALLOC_MAX_SIZE on x86-64, E2BIG from array_map_alloc_check),
+// and the bound keeps a crafted section header from making the reader
+// allocate gigabytes.
+const MaxSectionSize = 4 << 20
+
+// checkSections refuses objects whose section headers claim more than
+// MaxSectionSize bytes, before cilium's reader allocates for them.
+func checkSections(b []byte) error {
+	f, err := elf.NewFile(bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("ciliumadapt: read object: %v: %w", err, syscall.EINVAL)
+	}
+	for _, s := range f.Sections {
+		if s.Size > MaxSectionSize && (s.Type == elf.SHT_NOBITS || s.Flags&elf.SHF_ALLOC != 0) {
+			return fmt.Errorf("ciliumadapt: section %s of %d bytes (limit %d): %w", s.Name, s.Size, MaxSectionSize, syscall.E2BIG)
+		}
+	}
+	return nil
 }
 
 func convert(spec *ebpf.CollectionSpec) (*Object, error) {
