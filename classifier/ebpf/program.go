@@ -270,6 +270,10 @@ func (p *Program) ProgramType() uint32 { return uint32(p.typ) }
 // ProgramID is the id, for prog arrays (TailCallTarget).
 func (p *Program) ProgramID() uint32 { return p.id }
 
+// VMProgram is the compiled program, for the tail call helper that runs
+// it when a prog array slot holds p. It is of no use outside the library.
+func (p *Program) VMProgram() *ebpfvm.Program { return p.vm }
+
 // Spec returns a copy of the spec the program was made from.
 func (p *Program) Spec() *ProgramSpec { return p.spec.Copy() }
 
