@@ -23,13 +23,18 @@ const (
 	FuncTailCall            = 12
 	FuncCloneRedirect       = 13
 	FuncGetCgroupClassid    = 17
+	FuncSkbVlanPush         = 18
+	FuncSkbVlanPop          = 19
 	FuncRedirect            = 23
 	FuncGetRouteRealm       = 24
 	FuncSkbLoadBytes        = 26
 	FuncCsumDiff            = 28
+	FuncSkbChangeType       = 32
+	FuncSkbChangeTail       = 38
 	FuncSkbPullData         = 39
 	FuncCsumUpdate          = 40
 	FuncSetHashInvalid      = 41
+	FuncSkbChangeHead       = 43
 	FuncSetHash             = 48
 	FuncSkbLoadBytesRel     = 68
 	FuncMapPushElem         = 87
@@ -176,6 +181,11 @@ func (e *Env) builtins() []ebpfvm.Helper {
 		{ID: FuncCsumUpdate, Name: "csum_update", Func: csumUpdate, Args: 2},
 		{ID: FuncCsumLevel, Name: "csum_level", Func: csumLevel, Args: 2},
 		{ID: FuncSkbPullData, Name: "skb_pull_data", Func: skbPullData, Args: 2, ChangesPacket: true},
+		{ID: FuncSkbVlanPush, Name: "skb_vlan_push", Func: skbVlanPush, Args: 3, ChangesPacket: true},
+		{ID: FuncSkbVlanPop, Name: "skb_vlan_pop", Func: skbVlanPop, Args: 1, ChangesPacket: true},
+		{ID: FuncSkbChangeTail, Name: "skb_change_tail", Func: skbChangeTail, Args: 3, ChangesPacket: true},
+		{ID: FuncSkbChangeHead, Name: "skb_change_head", Func: skbChangeHead, Args: 3, ChangesPacket: true},
+		{ID: FuncSkbChangeType, Name: "skb_change_type", Func: skbChangeType, Args: 2},
 		{ID: FuncSetHash, Name: "set_hash", Func: setHash, Args: 2},
 		{ID: FuncSetHashInvalid, Name: "set_hash_invalid", Func: setHashInvalid, Args: 1},
 		{ID: FuncGetCgroupClassid, Name: "get_cgroup_classid", Func: getCgroupClassid, Args: 1},
