@@ -3,6 +3,34 @@
 // in userspace with the kernel's results, and the Go API to read and write
 // its maps.
 //
+// # Objects and programs
+//
+// LoadObject (LoadObjectFile) reads an ELF object compiled with clang
+// -target bpf, as `tc filter ... bpf da obj prog.o sec tc` takes it,
+// through cilium/ebpf's ELF reader, which needs no kernel: an ObjectSpec
+// with its programs by name (ProgramSpec: section, type, raw instructions
+// and the maps they name) and its maps (BTF .maps and legacy maps
+// definitions, iproute2's struct bpf_elf_map with its pinning, and the
+// global data sections .data, .bss and .rodata* as single-element arrays
+// holding their initial values, .rodata read-only to programs). Specs are
+// plain data with Copy. NewCollection creates the maps (sharing pinned
+// ones through a PinNamespace the caller owns: PinGlobalNS by name,
+// PinObjectNS by object), fills prog arrays and maps of maps declared
+// with initial values, and loads every program with NewProgram: map
+// references become the VM's LD_IMM64 map and map value sources, helper
+// calls resolve through a HelperRegistry (the tc helpers of the library,
+// with injectable clock and seed), bpf-to-bpf calls and tail calls
+// through prog arrays run in the VM.
+//
+// A Program is SchedCLS or SchedACT. Run runs it on a packet.Packet and
+// returns R0's low 32 bits, which cls_bpf reads as a verdict (direct
+// action) or classid (classic mode); Tag is the kernel's program tag and
+// ID its id (from a process-wide counter unless ProgramOptions.ID or
+// CollectionOptions.ProgramIDs sets it), so that a Chain's dump shows what
+// the kernel's shows. A Program is a classifier.ExtendedProgram: a
+// FilterSpec takes it by value, and a ProgramTable hands out descriptors
+// for TCA_BPF_FD requests.
+//
 // # Maps
 //
 // A MapSpec describes a map as BPF_MAP_CREATE's attributes do (type, key
@@ -47,6 +75,11 @@
 //
 // # Concurrency
 //
+// A Program never changes after NewProgram and may run concurrently on
+// distinct packets whose Slot differs; specs are plain values for one
+// goroutine at a time; a ProgramTable and a PinNamespace are safe for
+// concurrent use.
+//
 // Maps are safe for concurrent use by programs on different slots and by
 // any number of goroutines calling Map methods, and stay clean under Go's
 // race detector: value memory is only accessed through atomic loads and
@@ -63,7 +96,18 @@
 //
 // # Errors
 //
-// Errors wrap the errno the kernel returns (errors.Is(err,
+// Object and program errors wrap the errno the kernel (or libbpf, for
+// what it refuses) returns: EINVAL for a malformed object or a program
+// that is not a tc program, EOPNOTSUPP naming the CO-RE relocation,
+// kfunc, ksym or kconfig extern an object needs (they are not supported
+// yet), E2BIG for oversized sections, EBADF for map references that name
+// no map, the verifier's errno for rejected programs, and a
+// *MissingHelperError naming a helper the registry lacks. A run fault,
+// which the kernel's verifier would have prevented and the VM's sandbox
+// catches, makes Run return 0 and count it (Faults); RunChecked returns
+// it.
+//
+// Map errors wrap the errno the kernel returns (errors.Is(err,
 // syscall.EINVAL)); MapError names the operation and the map. A missing
 // key is ErrKeyNotExist (ENOENT) and an existing one under UpdateNoExist
 // ErrKeyExist (EEXIST); both are preallocated, so hot paths do not
@@ -83,7 +127,12 @@
 //
 // # Kernel sources
 //
-// The behaviour follows Linux 6.18: kernel/bpf/syscall.c (map_create and
+// Programs follow Linux 6.18: kernel/bpf/core.c (bpf_prog_calc_tag, a
+// SHA-256 since 6.18), kernel/bpf/verifier.c, net/sched/cls_bpf.c
+// (cls_bpf_dump_ebpf_info), and iproute2's lib/bpf_legacy.c for
+// bpf_elf_map pinning; tests compare the test objects' results with
+// BPF_PROG_TEST_RUN and eBPF filter dumps with the kernel's cls_bpf.
+// Maps follow kernel/bpf/syscall.c (map_create and
 // the BPF_MAP_* commands), arraymap.c, hashtab.c, lpm_trie.c,
 // queue_stack_maps.c, ringbuf.c, map_in_map.c, and
 // kernel/trace/bpf_trace.c for perf_event_output. Tests compare every

@@ -15,7 +15,6 @@ import (
 // zero value is empty and ready; safe for concurrent use.
 type ProgramTable struct {
 	mu    sync.RWMutex
-	next  uint32
 	progs map[uint32]*Program
 }
 

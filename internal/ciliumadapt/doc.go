@@ -13,6 +13,13 @@
 // metadata gives them, reported by slot index for the loader that links
 // maps.
 //
+// LoadObject (elf.go) reads a whole ELF object through cilium's
+// LoadCollectionSpec and returns it as plain data (Object: programs with
+// raw instructions and map references by slot, map definitions with
+// iproute2's bpf_elf_map tail and pinning, global data sections), refusing
+// CO-RE relocations, kfuncs, ksyms and kconfig externs with EOPNOTSUPP
+// naming them, and section headers beyond MaxSectionSize with E2BIG.
+//
 // # Concurrency
 //
 // Pure functions: the input is copied before cilium resolves references
