@@ -27,7 +27,7 @@ func (c call) String() string { return fmt.Sprintf("%v%v", c.fn, c.args) }
 
 // callsProgram makes the calls in order, storing each result in cb[i],
 // then stores vlan_tci | vlan_proto<<16 in cb[3] and protocol |
-// pkt_type<<16 | vlan_present<<24 in cb[4], and returns len.
+// pkt_type<<16 | vlan_present<<24 in cb[4], and returns len ^ hash.
 func callsProgram(calls []call) asm.Instructions {
 	insns := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1), // r6 = ctx
@@ -58,6 +58,8 @@ func callsProgram(calls []call) asm.Instructions {
 		asm.Or.Reg(asm.R2, asm.R3),                 // r2 |= r3
 		asm.StoreMem(asm.R6, 64, asm.R2, asm.Word), // skb->cb[4] = r2
 		asm.LoadMem(asm.R0, asm.R6, 0, asm.Word),   // r0 = len
+		asm.LoadMem(asm.R2, asm.R6, 68, asm.Word),  // r2 = hash
+		asm.Xor.Reg(asm.R0, asm.R2),                // r0 ^= r2
 		asm.Return(),                               // exit
 	)
 }
@@ -103,7 +105,11 @@ func genCalls(r *rand.Rand) []call {
 	n := 1 + r.IntN(3)
 	var out []call
 	for i := 0; i < n; i++ {
-		switch r.IntN(5) {
+		switch r.IntN(7) {
+		case 5:
+			out = append(out, call{asm.FnSetHash, []int64{int64(r.Uint32())}})
+		case 6:
+			out = append(out, call{asm.FnSetHashInvalid, nil})
 		case 0:
 			out = append(out, call{asm.FnSkbVlanPush, []int64{pick(0x0081, 0xa888, 0x0008, 0x1234), int64(r.Uint32() & 0xffff)}})
 		case 1:
