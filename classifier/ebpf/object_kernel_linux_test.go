@@ -11,8 +11,11 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	cebpf "github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/perf"
+	"github.com/cilium/ebpf/ringbuf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -28,6 +31,7 @@ const (
 	skbPriority = 32
 	skbIfindex  = 40
 	skbCB       = 48
+	skbTstamp   = 152
 	skbSize     = 192
 )
 
@@ -60,6 +64,7 @@ var objectCases = []objectCase{
 	{object: "tailcall", prog: "tail_entry", jumps: map[string]map[uint32]string{
 		"jumps": {1: "tail_tcp", 2: "tail_other", 3: "tail_last"},
 	}},
+	{object: "progarray", prog: "dispatch"},
 	{object: "nat", prog: "nat"},
 	{object: "vlan", prog: "vlan"},
 	{object: "events", prog: "events_out"},
@@ -121,6 +126,24 @@ func ctxFor(i int) (mark, prio uint32, cb [5]uint32) {
 		cb[c] = uint32(i*10 + c)
 	}
 	return
+}
+
+// testRunPacket is the packet BPF_PROG_TEST_RUN builds from a frame on
+// the loopback device (net/bpf/test_run.c): pkt_type from the destination
+// MAC against lo's all-zero address, egress (tc_at_ingress unset).
+func testRunPacket(t *testing.T, frame []byte) *packet.Packet {
+	var p packet.Packet
+	require.NoError(t, p.SetFrame(frame))
+	switch {
+	case frame[0]|frame[1]|frame[2]|frame[3]|frame[4]|frame[5] == 0:
+		p.PktType = packet.Host
+	case frame[0]&1 != 0:
+		p.PktType = packet.Multicast
+	default:
+		p.PktType = packet.OtherHost
+	}
+	p.Direction = packet.Egress
+	return &p
 }
 
 // kernelObject loads an object's programs into the kernel with
@@ -225,6 +248,8 @@ func TestObjectsAgainstKernel(t *testing.T) {
 				}
 			}
 
+			ev := newEventReaders(t, kern, lib)
+
 			kprog, lprog := kern.Programs[tc.prog], lib.Programs[tc.prog]
 			require.NotNil(t, kprog)
 			require.NotNil(t, lprog)
@@ -241,10 +266,9 @@ func TestObjectsAgainstKernel(t *testing.T) {
 				kret, err := kprog.Run(&opts)
 				require.NoError(t, err, "frame %d", i)
 
-				var pkt packet.Packet
-				require.NoError(t, pkt.SetFrame(frame))
+				pkt := testRunPacket(t, frame)
 				pkt.Mark, pkt.Priority, pkt.CB, pkt.Ifindex = mark, prio, cb, 1
-				lret, err := lprog.RunChecked(&pkt)
+				lret, err := lprog.RunChecked(pkt)
 				require.NoError(t, err)
 
 				what := fmt.Sprintf("frame %d %x", i, frame)
@@ -255,8 +279,10 @@ func TestObjectsAgainstKernel(t *testing.T) {
 				for c := range 5 {
 					assert.Equal(t, binary.LittleEndian.Uint32(ctxOut[skbCB+4*c:]), pkt.CB[c], "cb[%d] out, %s", c, what)
 				}
+				assert.Equal(t, binary.LittleEndian.Uint64(ctxOut[skbTstamp:]), pkt.Tstamp, "tstamp out, %s", what)
 			}
 
+			ev.compare(t)
 			for name, km := range kern.Maps {
 				if !dumpable(km.Type()) {
 					continue
@@ -264,5 +290,87 @@ func TestObjectsAgainstKernel(t *testing.T) {
 				assert.Equal(t, dumpKernelMap(t, km), dumpLibMap(t, lib.Maps[name]), "map %s after the corpus", name)
 			}
 		})
+	}
+}
+
+// eventReaders read what programs emit to ring buffers and perf event
+// arrays, on both sides.
+type eventReaders struct {
+	names  []string
+	kring  []*ringbuf.Reader
+	lring  []*ebpf.RingBufReader
+	pnames []string
+	kperf  []*perf.Reader
+	lperf  []*ebpf.PerfReader
+}
+
+func newEventReaders(t *testing.T, kern *cebpf.Collection, lib *ebpf.Collection) *eventReaders {
+	ev := &eventReaders{}
+	for name, km := range kern.Maps {
+		switch km.Type() {
+		case cebpf.RingBuf:
+			kr, err := ringbuf.NewReader(km)
+			require.NoError(t, err)
+			t.Cleanup(func() { kr.Close() })
+			lr, err := ebpf.NewRingBufReader(lib.Maps[name])
+			require.NoError(t, err)
+			t.Cleanup(func() { lr.Close() })
+			ev.names, ev.kring, ev.lring = append(ev.names, name), append(ev.kring, kr), append(ev.lring, lr)
+		case cebpf.PerfEventArray:
+			kr, err := perf.NewReader(km, 4096)
+			require.NoError(t, err)
+			t.Cleanup(func() { kr.Close() })
+			lr, err := ebpf.NewPerfReader(lib.Maps[name], 4096)
+			require.NoError(t, err)
+			t.Cleanup(func() { lr.Close() })
+			ev.pnames, ev.kperf, ev.lperf = append(ev.pnames, name), append(ev.kperf, kr), append(ev.lperf, lr)
+		}
+	}
+	return ev
+}
+
+// compare drains every reader and compares the records, in order.
+func (ev *eventReaders) compare(t *testing.T) {
+	for i, name := range ev.names {
+		var krec, lrec []string
+		ev.kring[i].SetDeadline(time.Now().Add(50 * time.Millisecond))
+		for {
+			r, err := ev.kring[i].Read()
+			if err != nil {
+				break
+			}
+			krec = append(krec, hex.EncodeToString(r.RawSample))
+		}
+		ev.lring[i].SetDeadline(time.Now().Add(50 * time.Millisecond))
+		for {
+			r, err := ev.lring[i].Read()
+			if err != nil {
+				break
+			}
+			lrec = append(lrec, hex.EncodeToString(r.RawSample))
+		}
+		assert.NotEmpty(t, krec, "ring buffer %s: no records", name)
+		assert.Equal(t, krec, lrec, "ring buffer %s records", name)
+	}
+	for i, name := range ev.pnames {
+		var krec, lrec []string
+		ev.kperf[i].SetDeadline(time.Now().Add(50 * time.Millisecond))
+		for {
+			r, err := ev.kperf[i].Read()
+			if err != nil {
+				break
+			}
+			krec = append(krec, hex.EncodeToString(r.RawSample))
+		}
+		ev.lperf[i].SetDeadline(time.Now().Add(50 * time.Millisecond))
+		for {
+			r, err := ev.lperf[i].Read()
+			if err != nil {
+				break
+			}
+			lrec = append(lrec, hex.EncodeToString(r.RawSample))
+		}
+		assert.NotEmpty(t, krec, "perf event array %s: no samples", name)
+		assert.Equal(t, krec, lrec, "perf event array %s samples", name)
 	}
 }

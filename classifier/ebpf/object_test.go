@@ -167,6 +167,24 @@ func TestLoadObjectGlobalData(t *testing.T) {
 	assert.Zero(t, prog.Faults())
 }
 
+func TestLoadObjectProgArrayValues(t *testing.T) {
+	spec := loadSpec(t, "progarray")
+	contents := spec.Maps["stages"].Contents
+	require.Len(t, contents, 1)
+	assert.Equal(t, ebpf.ObjectRef("stage_one"), contents[0].Value)
+	col, err := ebpf.NewCollection(spec, ebpf.CollectionOptions{Slots: 1})
+	require.NoError(t, err)
+	var id uint32
+	require.NoError(t, col.Maps["stages"].Lookup(uint32(2), &id))
+	assert.Equal(t, col.Programs["stage_one"].ID(), id)
+	assert.ErrorIs(t, col.Maps["stages"].Lookup(uint32(3), &id), ebpf.ErrKeyNotExist)
+
+	bad := spec.Copy()
+	bad.Maps["stages"].Contents[0].Value = ebpf.ObjectRef("nonexistent")
+	_, err = ebpf.NewCollection(bad, ebpf.CollectionOptions{Slots: 1})
+	assert.ErrorIs(t, err, syscall.EINVAL)
+}
+
 func TestLoadObjectRefuses(t *testing.T) {
 	tests := []struct {
 		object string
