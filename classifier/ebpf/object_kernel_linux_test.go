@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -116,6 +117,24 @@ func corpus() [][]byte {
 	v6 := make([]byte, 74)
 	copy(v6, []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x86, 0xdd, 0x60})
 	out = append(out, v6)
+	// Random IPv4 frames: TCP and UDP to a few ports from a few sources,
+	// random lengths and payloads.
+	r := rand.New(rand.NewPCG(7, 11))
+	for range 24 {
+		src := [4]byte{10, byte(r.IntN(3)), 2, byte(r.IntN(12))}
+		if r.IntN(4) == 0 {
+			src = [4]byte{192, 168, byte(r.IntN(256)), byte(r.IntN(256))}
+		}
+		ports := []uint16{80, 443, 53, 22, 8080, uint16(r.Uint32())}
+		f := tcp(ports[r.IntN(len(ports))], src, r.IntN(120))
+		for i := 54; i < len(f); i++ {
+			f[i] = byte(r.Uint32())
+		}
+		if r.IntN(3) == 0 {
+			f[23] = 17 // UDP
+		}
+		out = append(out, f)
+	}
 	return out
 }
 
