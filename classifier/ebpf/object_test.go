@@ -302,6 +302,34 @@ func TestNewProgramErrors(t *testing.T) {
 	})
 }
 
+// A hand-written program that reads global data through each pseudo
+// source a map value load may use.
+func TestNewProgramMapValueSources(t *testing.T) {
+	cfg, err := ebpf.NewMap(&ebpf.MapSpec{Name: "cfg", Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1,
+		Contents: []ebpf.MapKV{{Key: uint32(0), Value: []byte{1, 0, 0, 0, 0x2a, 0, 0, 0}}}})
+	require.NoError(t, err)
+	for _, src := range []uint8{2, 6} { // BPF_PSEUDO_MAP_VALUE, BPF_PSEUDO_MAP_IDX_VALUE
+		spec := &ebpf.ProgramSpec{
+			Name: "cfg_read",
+			Type: ebpf.SchedCLS,
+			Instructions: []ebpf.Instruction{
+				{Op: 0x18, Dst: 1, Src: src, Imm: 9}, // r1 = &cfg + 4 (fd or index 9)
+				{Op: 0x00, Imm: 4},                   // (second slot: offset 4)
+				{Op: 0x61, Dst: 0, Src: 1},           // r0 = *(u32 *)(r1 + 0)
+				{Op: 0x95},                           // exit
+			},
+			MapRefs: map[int]string{0: "cfg"},
+		}
+		p, err := ebpf.NewProgram(spec, ebpf.ProgramOptions{Maps: map[string]*ebpf.Map{"cfg": cfg}, Helpers: ebpf.NoHelpers()})
+		require.NoError(t, err, "src %d", src)
+		var pkt packet.Packet
+		require.NoError(t, pkt.SetFrame(tcpFrame(80)))
+		ret, err := p.RunChecked(&pkt)
+		require.NoError(t, err)
+		assert.Equal(t, uint32(0x2a), ret, "src %d", src)
+	}
+}
+
 func TestProgramTable(t *testing.T) {
 	col := loadCollection(t, "globals", ebpf.CollectionOptions{Slots: 1})
 	act := loadSpec(t, "globals")

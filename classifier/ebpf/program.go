@@ -73,7 +73,8 @@ func NewProgram(spec *ProgramSpec, opts ProgramOptions) (*Program, error) {
 		if in.Op != uapi.BPF_LD|uapi.BPF_IMM|uapi.BPF_DW {
 			continue
 		}
-		if in.Src == uapi.BPF_PSEUDO_MAP_FD || in.Src == uapi.BPF_PSEUDO_MAP_VALUE {
+		switch in.Src {
+		case uapi.BPF_PSEUDO_MAP_FD, uapi.BPF_PSEUDO_MAP_VALUE, uapi.BPF_PSEUDO_MAP_IDX, uapi.BPF_PSEUDO_MAP_IDX_VALUE:
 			name, ok := spec.MapRefs[i]
 			if !ok {
 				return nil, fmt.Errorf("ebpf: new program %s: insn %d loads a map but MapRefs names none: %w", spec.Name, i, syscall.EBADF)
@@ -189,9 +190,10 @@ func (l *linker) get(ref int32) (*Map, error) {
 	return l.maps[ref], nil
 }
 
-// Map returns the internal map for BPF_PSEUDO_MAP_FD.
+// Map returns the internal map for BPF_PSEUDO_MAP_FD and
+// BPF_PSEUDO_MAP_IDX.
 func (l *linker) Map(kind uint8, ref int32) (any, error) {
-	if kind != uapi.BPF_PSEUDO_MAP_FD {
+	if kind != uapi.BPF_PSEUDO_MAP_FD && kind != uapi.BPF_PSEUDO_MAP_IDX {
 		return nil, fmt.Errorf("pseudo source %d: %w", kind, syscall.EINVAL)
 	}
 	m, err := l.get(ref)
@@ -202,9 +204,10 @@ func (l *linker) Map(kind uint8, ref int32) (any, error) {
 }
 
 // MapValue returns the value memory of a single-element array for
-// BPF_PSEUDO_MAP_VALUE (array_map_direct_value_addr).
+// BPF_PSEUDO_MAP_VALUE and BPF_PSEUDO_MAP_IDX_VALUE
+// (array_map_direct_value_addr).
 func (l *linker) MapValue(kind uint8, ref int32) ([]byte, bool, error) {
-	if kind != uapi.BPF_PSEUDO_MAP_VALUE {
+	if kind != uapi.BPF_PSEUDO_MAP_VALUE && kind != uapi.BPF_PSEUDO_MAP_IDX_VALUE {
 		return nil, false, fmt.Errorf("pseudo source %d: %w", kind, syscall.EINVAL)
 	}
 	m, err := l.get(ref)

@@ -98,9 +98,11 @@ type ProgramSpec struct {
 	// License is the object's license string.
 	License string
 	// Instructions are the program's slots. An LD_IMM64 that loads a map
-	// (src 1, BPF_PSEUDO_MAP_FD) or a pointer into a map's value (src 2,
-	// BPF_PSEUDO_MAP_VALUE; the second slot's Imm is the offset) names its
-	// map in MapRefs; its first Imm is ignored and replaced when linked.
+	// (src 1, BPF_PSEUDO_MAP_FD, or 5, BPF_PSEUDO_MAP_IDX) or a pointer
+	// into a map's value (src 2, BPF_PSEUDO_MAP_VALUE, or 6,
+	// BPF_PSEUDO_MAP_IDX_VALUE; the second slot's Imm is the offset) names
+	// its map in MapRefs; its first Imm (the fd or fd_array index) is
+	// replaced when linked.
 	Instructions []Instruction
 	// MapRefs names the map of each map-loading LD_IMM64, by slot index.
 	MapRefs map[int]string
