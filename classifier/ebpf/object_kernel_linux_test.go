@@ -72,22 +72,26 @@ var objectCases = []objectCase{
 	{object: "elfmap", prog: "count"},
 }
 
+// corpusTCP is an Ethernet + IPv4 + TCP frame from src to 192.168.7.1,
+// port dport, with n bytes of payload.
+func corpusTCP(dport uint16, src [4]byte, n int) []byte {
+	f := make([]byte, 54+n)
+	copy(f, []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00})
+	copy(f[14:], []byte{0x45, 0, 0, byte(40 + n), 0, 1, 0x40, 0, 64, 6, 0, 0})
+	copy(f[26:], src[:])
+	copy(f[30:], []byte{192, 168, 7, 1})
+	binary.BigEndian.PutUint16(f[34:], 40000)
+	binary.BigEndian.PutUint16(f[36:], dport)
+	f[46] = 0x50
+	for i := range n {
+		f[54+i] = byte(i * 7)
+	}
+	return f
+}
+
 // corpus is the packet corpus every object runs on.
 func corpus() [][]byte {
-	tcp := func(dport uint16, src [4]byte, n int) []byte {
-		f := make([]byte, 54+n)
-		copy(f, []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00})
-		copy(f[14:], []byte{0x45, 0, 0, byte(40 + n), 0, 1, 0x40, 0, 64, 6, 0, 0})
-		copy(f[26:], src[:])
-		copy(f[30:], []byte{192, 168, 7, 1})
-		binary.BigEndian.PutUint16(f[34:], 40000)
-		binary.BigEndian.PutUint16(f[36:], dport)
-		f[46] = 0x50
-		for i := range n {
-			f[54+i] = byte(i * 7)
-		}
-		return f
-	}
+	tcp := corpusTCP
 	udp := func(dport uint16) []byte {
 		f := tcp(dport, [4]byte{10, 1, 2, 3}, 0)[:42+8]
 		f[23] = 17
