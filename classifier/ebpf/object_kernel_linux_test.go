@@ -172,7 +172,10 @@ func testRunPacket(t *testing.T, frame []byte) *packet.Packet {
 // kernelObject loads an object's programs into the kernel with
 // cilium/ebpf, with iproute2's map definition tail and pinning dropped
 // (the kernel knows neither).
-func kernelObject(t *testing.T, path string) *cebpf.Collection {
+func kernelObject(t *testing.T, path string) *cebpf.Collection { return kernelObjectB(t, path) }
+
+// kernelObjectB is kernelObject for tests and benchmarks.
+func kernelObjectB(t testing.TB, path string) *cebpf.Collection {
 	spec, err := cebpf.LoadCollectionSpec(path)
 	require.NoError(t, err)
 	for _, m := range spec.Maps {

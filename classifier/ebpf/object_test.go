@@ -445,15 +445,20 @@ func TestClassifyWithEBPFFilter(t *testing.T) {
 }
 
 func TestRunAllocs(t *testing.T) {
-	for _, name := range []string{"globals", "port", "lpm", "nat", "elfmap"} {
-		t.Run(name, func(t *testing.T) {
-			col := loadCollection(t, name, ebpf.CollectionOptions{Slots: 1})
-			var prog *ebpf.Program
-			for _, p := range col.Programs {
-				prog = p
-			}
+	for _, tc := range []struct{ object, prog string }{
+		{"globals", "globals"}, {"port", "port_classifier"}, {"lpm", "lpm_acl"}, {"nat", "nat"},
+		{"elfmap", "count"}, {"tailcall", "tail_entry"}, {"progarray", "dispatch"}, {"vlan", "vlan"},
+	} {
+		t.Run(tc.object, func(t *testing.T) {
+			col := loadCollection(t, tc.object, ebpf.CollectionOptions{Slots: 1})
+			prog := col.Programs[tc.prog]
+			require.NotNil(t, prog)
 			if m := col.Maps["ports"]; m != nil {
 				require.NoError(t, m.Put(uint16(80), make([]byte, 16)))
+			}
+			if m := col.Maps["jumps"]; m != nil {
+				require.NoError(t, m.Put(uint32(1), ebpf.TailCallTarget(col.Programs["tail_tcp"])))
+				require.NoError(t, m.Put(uint32(3), ebpf.TailCallTarget(col.Programs["tail_last"])))
 			}
 			frame := tcpFrame(80)
 			var pkt packet.Packet

@@ -18,6 +18,7 @@ func BenchmarkRun(b *testing.B) {
 		{"nat", "nat"},
 		{"elfmap", "count"},
 		{"tailcall", "tail_entry"},
+		{"progarray", "dispatch"},
 		{"vlan", "vlan"},
 		{"events", "events_out"},
 	} {
@@ -31,6 +32,13 @@ func BenchmarkRun(b *testing.B) {
 			if m := col.Maps["acl"]; m != nil {
 				if err := m.Put(append(u32le(8), 10, 0, 0, 0), u32le(0)); err != nil {
 					b.Fatal(err)
+				}
+			}
+			if m := col.Maps["jumps"]; m != nil {
+				for slot, name := range map[uint32]string{1: "tail_tcp", 2: "tail_other", 3: "tail_last"} {
+					if err := m.Put(slot, ebpf.TailCallTarget(col.Programs[name])); err != nil {
+						b.Fatal(err)
+					}
 				}
 			}
 			prog := col.Programs[tc.prog]
