@@ -38,6 +38,11 @@ func mapArg(m *ebpfvm.Machine, h uint64) (maps.Map, error) {
 
 // readArg copies n bytes of program memory at addr into scratch buffer i.
 func readArg(m *ebpfvm.Machine, i int, addr uint64, n uint32) ([]byte, error) {
+	// Check the region before taking scratch memory, so that a wild size
+	// allocates nothing.
+	if _, ok := m.Mem(addr, int(n), false); !ok {
+		return nil, fmt.Errorf("%w: %d bytes at %#x", errBadMemArg, n, addr)
+	}
 	b := m.Scratch(i, int(n))
 	if !m.Read(b, addr) {
 		return nil, fmt.Errorf("%w: %d bytes at %#x", errBadMemArg, n, addr)

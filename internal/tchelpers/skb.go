@@ -71,6 +71,9 @@ func skbLoadBytes(m *ebpfvm.Machine, a *[5]uint64) (uint64, error) {
 		return 0, err
 	}
 	off, n := uint32(a[1]), uint32(a[3])
+	if _, ok := m.Mem(a[2], int(n), true); !ok {
+		return 0, errBadMemArg
+	}
 	buf := m.Scratch(0, int(n))
 	ret := uint64(0)
 	if off > math.MaxInt32 || uint64(off)+uint64(n) > uint64(p.Len()) {
@@ -94,6 +97,9 @@ func skbLoadBytesRelative(m *ebpfvm.Machine, a *[5]uint64) (uint64, error) {
 		return 0, err
 	}
 	off, n := uint32(a[1]), uint32(a[3])
+	if _, ok := m.Mem(a[2], int(n), true); !ok {
+		return 0, errBadMemArg
+	}
 	buf := m.Scratch(0, int(n))
 	start, ok := 0, off <= 0xffff
 	switch uint32(a[4]) {
