@@ -67,6 +67,8 @@ var objectCases = []objectCase{
 	}},
 	{object: "progarray", prog: "dispatch"},
 	{object: "nat", prog: "nat"},
+	{object: "sections", prog: "act"},
+	{object: "sections", prog: "tcx_in"},
 	{object: "vlan", prog: "vlan"},
 	{object: "events", prog: "events_out"},
 	{object: "elfmap", prog: "count"},
@@ -245,7 +247,7 @@ func skipUnserved(t *testing.T, err error) {
 func TestObjectsAgainstKernel(t *testing.T) {
 	kerneltest.RequireBPF(t)
 	for _, tc := range objectCases {
-		t.Run(tc.object, func(t *testing.T) {
+		t.Run(tc.object+"/"+tc.prog, func(t *testing.T) {
 			path := filepath.Join("testdata", tc.object+".o")
 			spec, err := ebpf.LoadObjectFile(path)
 			require.NoError(t, err)

@@ -89,6 +89,9 @@ func TestLoadObject(t *testing.T) {
 			{"own_counts", ebpf.Array, 4, 8, 4, 0, ebpf.PinObjectNS, false},
 			{"shared_counts", ebpf.Array, 4, 8, 4, 0, ebpf.PinGlobalNS, false},
 		}},
+		{"sections", []prog{
+			{"act", "action", ebpf.SchedACT}, {"tcx_in", "tcx/ingress", ebpf.SchedCLS}, {"tcx_out", "tcx/egress", ebpf.SchedCLS},
+		}, nil},
 		{"events", []prog{{"events_out", "tc", ebpf.SchedCLS}}, []mp{
 			{"events", ebpf.RingBuf, 0, 0, 4096, 0, ebpf.PinNone, false},
 			{"samples", ebpf.PerfEventArray, 4, 4, 0, 0, ebpf.PinNone, false},
