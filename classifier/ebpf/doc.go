@@ -12,8 +12,10 @@
 // and the maps they name) and its maps (BTF .maps and legacy maps
 // definitions, iproute2's struct bpf_elf_map with its pinning, and the
 // global data sections .data, .bss and .rodata* as single-element arrays
-// holding their initial values, .rodata read-only to programs). Specs are
-// plain data with Copy. NewCollection creates the maps (sharing pinned
+// holding their initial values, .rodata read-only to programs), and its
+// global variables (Variables; SetVariable changes a `const volatile`
+// setting before loading, as a loader does). Specs are plain data with
+// Copy. NewCollection creates the maps (sharing pinned
 // ones through a PinNamespace the caller owns: PinGlobalNS by name,
 // PinObjectNS by object), fills prog arrays and maps of maps declared
 // with initial values, and loads every program with NewProgram: map

@@ -43,6 +43,7 @@ type objectCase struct {
 	prog   string
 	seed   func(put func(mapName string, key, value []byte))
 	jumps  map[string]map[uint32]string // prog array -> slot -> program
+	vars   map[string]any               // global variables set before loading
 }
 
 func u16le(v uint16) []byte { return binary.LittleEndian.AppendUint16(nil, v) }
@@ -67,6 +68,7 @@ var objectCases = []objectCase{
 	}},
 	{object: "progarray", prog: "dispatch"},
 	{object: "nat", prog: "nat"},
+	{object: "nat", prog: "nat", vars: map[string]any{"new_addr": uint32(0xc0a80101), "new_port": uint16(53)}},
 	{object: "sections", prog: "act"},
 	{object: "sections", prog: "tcx_in"},
 	{object: "vlan", prog: "vlan"},
@@ -174,12 +176,19 @@ func testRunPacket(t *testing.T, frame []byte) *packet.Packet {
 // kernelObject loads an object's programs into the kernel with
 // cilium/ebpf, with iproute2's map definition tail and pinning dropped
 // (the kernel knows neither).
-func kernelObject(t *testing.T, path string) *cebpf.Collection { return kernelObjectB(t, path) }
+func kernelObject(t *testing.T, path string) *cebpf.Collection { return kernelObjectVars(t, path, nil) }
 
-// kernelObjectB is kernelObject for tests and benchmarks.
-func kernelObjectB(t testing.TB, path string) *cebpf.Collection {
+// kernelObjectB is kernelObject for benchmarks.
+func kernelObjectB(t testing.TB, path string) *cebpf.Collection { return kernelObjectVars(t, path, nil) }
+
+// kernelObjectVars is kernelObject with global variables set first.
+func kernelObjectVars(t testing.TB, path string, vars map[string]any) *cebpf.Collection {
 	spec, err := cebpf.LoadCollectionSpec(path)
 	require.NoError(t, err)
+	for name, v := range vars {
+		require.Contains(t, spec.Variables, name)
+		require.NoError(t, spec.Variables[name].Set(v))
+	}
 	for _, m := range spec.Maps {
 		m.Extra, m.Pinning = nil, cebpf.PinNone
 	}
@@ -247,14 +256,21 @@ func skipUnserved(t *testing.T, err error) {
 func TestObjectsAgainstKernel(t *testing.T) {
 	kerneltest.RequireBPF(t)
 	for _, tc := range objectCases {
-		t.Run(tc.object+"/"+tc.prog, func(t *testing.T) {
+		name := tc.object + "/" + tc.prog
+		if tc.vars != nil {
+			name += "/variables"
+		}
+		t.Run(name, func(t *testing.T) {
 			path := filepath.Join("testdata", tc.object+".o")
 			spec, err := ebpf.LoadObjectFile(path)
 			require.NoError(t, err)
+			for name, v := range tc.vars {
+				require.NoError(t, spec.SetVariable(name, v))
+			}
 			lib, err := ebpf.NewCollection(spec, ebpf.CollectionOptions{Slots: 1})
 			skipUnserved(t, err)
 			require.NoError(t, err)
-			kern := kernelObject(t, path)
+			kern := kernelObjectVars(t, path, tc.vars)
 
 			for name, kp := range kern.Programs {
 				info, err := kp.Info()

@@ -188,6 +188,37 @@ func TestLoadObjectProgArrayValues(t *testing.T) {
 	assert.ErrorIs(t, err, syscall.EINVAL)
 }
 
+func TestVariables(t *testing.T) {
+	spec := loadSpec(t, "globals")
+	require.Contains(t, spec.Variables, "packets")
+	assert.Equal(t, ".data", spec.Variables["packets"].Section)
+	var packets uint64
+	require.NoError(t, spec.Variable("packets", &packets))
+	assert.Equal(t, uint64(7), packets)
+
+	orig := spec.Copy()
+	require.NoError(t, spec.SetVariable("packets", uint64(100)))
+	require.NoError(t, spec.SetVariable("mark_base", uint32(0x200)))
+	require.NoError(t, spec.SetVariable("weights", []byte{9, 9, 9, 9}))
+	require.NoError(t, orig.Variable("packets", &packets))
+	assert.Equal(t, uint64(7), packets, "the copy keeps its own bytes")
+
+	assert.ErrorIs(t, spec.SetVariable("packets", uint32(1)), syscall.EINVAL)
+	assert.ErrorIs(t, spec.SetVariable("nonexistent", uint32(1)), syscall.ENOENT)
+	var small uint16
+	assert.ErrorIs(t, spec.Variable("packets", &small), syscall.EINVAL)
+
+	col, err := ebpf.NewCollection(spec, ebpf.CollectionOptions{Slots: 1})
+	require.NoError(t, err)
+	var pkt packet.Packet
+	require.NoError(t, pkt.SetFrame(tcpFrame(80)))
+	_, err = col.Programs["globals"].RunChecked(&pkt)
+	require.NoError(t, err)
+	assert.Equal(t, uint32(0x200+9*3), pkt.Mark, "mark_base + weights[0] * 3")
+	require.NoError(t, col.Maps[".data"].Lookup(uint32(0), &packets))
+	assert.Equal(t, uint64(101), packets)
+}
+
 func TestLoadObjectRefuses(t *testing.T) {
 	tests := []struct {
 		object string

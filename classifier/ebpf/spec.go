@@ -161,6 +161,8 @@ type ObjectSpec struct {
 	ID       string
 	Programs map[string]*ProgramSpec
 	Maps     map[string]*MapSpec
+	// Variables are the object's global variables by name.
+	Variables map[string]*VariableSpec
 }
 
 // Copy returns a deep copy of the spec.
@@ -168,7 +170,12 @@ func (s *ObjectSpec) Copy() *ObjectSpec {
 	if s == nil {
 		return nil
 	}
-	c := &ObjectSpec{ID: s.ID, Programs: make(map[string]*ProgramSpec, len(s.Programs)), Maps: make(map[string]*MapSpec, len(s.Maps))}
+	c := &ObjectSpec{ID: s.ID, Programs: make(map[string]*ProgramSpec, len(s.Programs)), Maps: make(map[string]*MapSpec, len(s.Maps)),
+		Variables: make(map[string]*VariableSpec, len(s.Variables))}
+	for k, v := range s.Variables {
+		vc := *v
+		c.Variables[k] = &vc
+	}
 	for k, v := range s.Programs {
 		c.Programs[k] = v.Copy()
 	}
@@ -245,6 +252,10 @@ func loadObject(elf []byte) (*ObjectSpec, error) {
 	}
 	for i := range obj.Maps {
 		spec.Maps[obj.Maps[i].Name] = mapSpecOf(&obj.Maps[i])
+	}
+	spec.Variables = make(map[string]*VariableSpec, len(obj.Vars))
+	for _, v := range obj.Vars {
+		spec.Variables[v.Name] = &VariableSpec{Name: v.Name, Section: v.Section, Offset: v.Offset, Size: v.Size}
 	}
 	for _, p := range obj.Programs {
 		spec.Programs[p.Name] = &ProgramSpec{

@@ -74,10 +74,19 @@ type ObjProgram struct {
 	FuncInfo bool
 }
 
+// ObjVar is a global variable: where it lives in its data section.
+type ObjVar struct {
+	Name    string
+	Section string
+	Offset  uint32
+	Size    uint32
+}
+
 // Object is everything LoadObject read.
 type Object struct {
 	Programs []ObjProgram // sorted by name
 	Maps     []ObjMap     // sorted by name
+	Vars     []ObjVar     // sorted by name
 }
 
 // ErrObject is wrapped by every LoadObject error that is not about an
@@ -154,6 +163,10 @@ func convert(spec *ebpf.CollectionSpec) (*Object, error) {
 		if m.Inner == nil {
 			return nil, fmt.Errorf("ciliumadapt: map %s: inner_id %d names no map of the object: %w", m.Name, m.InnerID, syscall.EINVAL)
 		}
+	}
+	for _, name := range sortedKeys(spec.Variables) {
+		v := spec.Variables[name]
+		obj.Vars = append(obj.Vars, ObjVar{Name: v.Name, Section: v.SectionName, Offset: v.Offset, Size: v.Size()})
 	}
 	for _, name := range sortedKeys(spec.Programs) {
 		p, err := convertProgram(spec.Programs[name], spec.Maps, spec.Types)
