@@ -1,7 +1,6 @@
 package ebpfvm
 
 import (
-	"encoding/binary"
 	"errors"
 	"unsafe"
 
@@ -204,15 +203,22 @@ func (m *Machine) Scratch(i, n int) []byte {
 	return (*s)[:n]
 }
 
-// loadLE reads a little-endian value of size bytes from b.
-func loadLE(b []byte, size uint32) uint64 {
-	switch size {
-	case 1:
-		return uint64(b[0])
-	case 2:
-		return uint64(binary.LittleEndian.Uint16(b))
-	case 4:
-		return uint64(binary.LittleEndian.Uint32(b))
+// RegionAt returns the memory of the map value region addr points into
+// and addr's offset in it, for helpers that take back a pointer they
+// handed out with MapValue (bpf_ringbuf_submit and discard,
+// bpf_spin_lock). ok is false for an address outside every map value
+// region.
+func (m *Machine) RegionAt(addr uint64) (mem []byte, off uint32, ok bool) {
+	if !isMapAddr(addr) {
+		return nil, 0, false
 	}
-	return binary.LittleEndian.Uint64(b)
+	id := uint32(addr>>32) - regionTag
+	if id >= uint32(len(m.regions)) {
+		return nil, 0, false
+	}
+	rg := &m.regions[id]
+	if rg.mem == nil || uint32(addr) >= uint32(len(rg.mem)) {
+		return nil, 0, false
+	}
+	return rg.mem, uint32(addr), true
 }

@@ -43,12 +43,20 @@
 //
 // # Limits
 //
-// Not yet implemented: get_hash_recalc (needs the flow dissector),
-// clone_redirect, skb_vlan_push/pop, skb_change_proto/type/tail/head,
-// skb_adjust_room, tunnel keys, fib_lookup, trace_printk,
-// perf_event_output, the ring buffer helpers, spin_lock, bpf_loop,
-// for_each_map_elem, tail calls and map-in-map lookups. csum_diff
-// follows Linux 6.18 (folded result, any sizes).
+// Not yet implemented: clone_redirect, skb_change_proto, skb_adjust_room,
+// tunnel keys, fib_lookup, bpf_loop and for_each_map_elem (they need
+// callbacks into the program), and map-in-map lookups; a program calling
+// them fails to load, naming the helper. get_hash_recalc uses
+// Options.FlowHash instead of the kernel's randomly keyed flow hash.
+// trace_printk supports the kernel's integer, %c, %s and %px
+// specifiers but not the other %p extensions, and writes the text without
+// the trace line's prefix. bpf_spin_lock gives up with an error after a
+// bounded number of attempts, since the VM's verifier does not prove that
+// every path unlocks. csum_diff follows Linux 6.18 (folded result, any
+// sizes). Packet sizes are bounded by MaxLen (BPF_SKB_MAX_LEN on x86-64).
+// Helpers allocate nothing per call except trace_printk, scratch buffers
+// that grow to the largest key or value once, and packets that outgrow
+// their buffer.
 //
 // # Kernel sources
 //

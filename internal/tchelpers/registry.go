@@ -5,6 +5,7 @@ import (
 	"io"
 	"syscall"
 
+	"github.com/clsbpf/clsbpf/classifier/packet"
 	"github.com/clsbpf/clsbpf/internal/ebpfvm"
 )
 
@@ -20,17 +21,20 @@ const (
 	FuncSkbStoreBytes       = 9
 	FuncL3CsumReplace       = 10
 	FuncL4CsumReplace       = 11
+	FuncTracePrintk         = 6
 	FuncTailCall            = 12
 	FuncCloneRedirect       = 13
 	FuncGetCgroupClassid    = 17
 	FuncSkbVlanPush         = 18
 	FuncSkbVlanPop          = 19
 	FuncRedirect            = 23
+	FuncPerfEventOutput     = 25
 	FuncGetRouteRealm       = 24
 	FuncSkbLoadBytes        = 26
 	FuncCsumDiff            = 28
 	FuncSkbChangeType       = 32
 	FuncSkbChangeTail       = 38
+	FuncGetHashRecalc       = 34
 	FuncSkbPullData         = 39
 	FuncCsumUpdate          = 40
 	FuncSetHashInvalid      = 41
@@ -40,7 +44,14 @@ const (
 	FuncMapPushElem         = 87
 	FuncMapPopElem          = 88
 	FuncMapPeekElem         = 89
+	FuncSpinLock            = 93
+	FuncSpinUnlock          = 94
 	FuncKtimeGetBootNs      = 125
+	FuncRingbufOutput       = 130
+	FuncRingbufReserve      = 131
+	FuncRingbufSubmit       = 132
+	FuncRingbufDiscard      = 133
+	FuncRingbufQuery        = 134
 	FuncCsumLevel           = 135
 	FuncRedirectNeigh       = 152
 	FuncRedirectPeer        = 155
@@ -76,6 +87,11 @@ type Options struct {
 	Seed uint64
 	// Trace receives bpf_trace_printk output; nil discards it.
 	Trace io.Writer
+	// FlowHash computes the flow hash bpf_get_hash_recalc stores when the
+	// packet has none, and whether it covers the ports; nil uses FNV-1a
+	// over the addresses, protocol and ports. The kernel keys its hash
+	// with a random seed, so only its consistency per flow carries over.
+	FlowHash func(p *packet.Packet) (hash uint32, l4 bool)
 	// Extra are the caller's own helpers, registered next to the built-in
 	// ones. An id that collides with a built-in helper replaces it.
 	Extra []ebpfvm.Helper
@@ -83,10 +99,11 @@ type Options struct {
 
 // Env is a helper registry with the per-slot state its helpers keep.
 type Env struct {
-	helpers *ebpfvm.Helpers
-	now     func(c Clock) uint64
-	slots   []slotState
-	trace   io.Writer
+	helpers  *ebpfvm.Helpers
+	flowHash func(p *packet.Packet) (uint32, bool)
+	now      func(c Clock) uint64
+	slots    []slotState
+	trace    io.Writer
 }
 
 // slotState is what the kernel keeps per CPU for tc programs: the
@@ -94,6 +111,8 @@ type Env struct {
 type slotState struct {
 	redirect Redirect
 	rnd      uint64
+	reserved [maxReserved]reservation // ring buffer records not yet committed
+	nextRes  uint32
 	_        [32]byte // keeps slots on separate cache lines
 }
 
@@ -111,6 +130,10 @@ func Registry(opts Options) (*Env, error) {
 	e := &Env{now: opts.Now, slots: make([]slotState, n), trace: opts.Trace}
 	if e.now == nil {
 		e.now = hostClock
+	}
+	e.flowHash = opts.FlowHash
+	if e.flowHash == nil {
+		e.flowHash = defaultFlowHash
 	}
 	for i := range e.slots {
 		e.slots[i].rnd = opts.Seed + uint64(i)
@@ -186,6 +209,16 @@ func (e *Env) builtins() []ebpfvm.Helper {
 		{ID: FuncSkbChangeTail, Name: "skb_change_tail", Func: skbChangeTail, Args: 3, ChangesPacket: true},
 		{ID: FuncSkbChangeHead, Name: "skb_change_head", Func: skbChangeHead, Args: 3, ChangesPacket: true},
 		{ID: FuncSkbChangeType, Name: "skb_change_type", Func: skbChangeType, Args: 2},
+		{ID: FuncGetHashRecalc, Name: "get_hash_recalc", Func: e.getHashRecalc, Args: 1},
+		{ID: FuncTracePrintk, Name: "trace_printk", Func: e.tracePrintk, Args: 2},
+		{ID: FuncPerfEventOutput, Name: "perf_event_output", Func: perfEventOutput, Args: 5},
+		{ID: FuncRingbufOutput, Name: "ringbuf_output", Func: ringbufOutput, Args: 4},
+		{ID: FuncRingbufReserve, Name: "ringbuf_reserve", Func: e.ringbufReserve, Args: 3, Ret: ebpfvm.RetMapValueOrNull},
+		{ID: FuncRingbufSubmit, Name: "ringbuf_submit", Func: e.ringbufCommit(false), Args: 2},
+		{ID: FuncRingbufDiscard, Name: "ringbuf_discard", Func: e.ringbufCommit(true), Args: 2},
+		{ID: FuncRingbufQuery, Name: "ringbuf_query", Func: ringbufQuery, Args: 2},
+		{ID: FuncSpinLock, Name: "spin_lock", Func: spinLock, Args: 1},
+		{ID: FuncSpinUnlock, Name: "spin_unlock", Func: spinUnlock, Args: 1},
 		{ID: FuncSetHash, Name: "set_hash", Func: setHash, Args: 2},
 		{ID: FuncSetHashInvalid, Name: "set_hash_invalid", Func: setHashInvalid, Args: 1},
 		{ID: FuncGetCgroupClassid, Name: "get_cgroup_classid", Func: getCgroupClassid, Args: 1},
