@@ -78,7 +78,11 @@
 // # Concurrency
 //
 // A Program never changes after NewProgram and may run concurrently on
-// distinct packets whose Slot differs; specs are plain values for one
+// distinct packets whose Slot differs. The redirect helpers record their
+// target per slot in the program's HelperRegistry (the kernel's per-CPU
+// bpf_redirect_info): collections whose programs share a chain should
+// share one registry (CollectionOptions.Helpers), and the caller reads
+// Redirect for the packet's slot after a Redirect verdict; specs are plain values for one
 // goroutine at a time; a ProgramTable and a PinNamespace are safe for
 // concurrent use.
 //

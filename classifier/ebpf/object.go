@@ -142,20 +142,20 @@ func NewCollection(spec *ObjectSpec, opts CollectionOptions) (*Collection, error
 			return nil, fmt.Errorf("ebpf: new collection: map %s: nil spec: %w", name, syscall.EINVAL)
 		}
 		path := pinPath(spec, ms)
-		if path != "" && opts.Pins != nil {
-			if m := opts.Pins.maps[path]; m != nil {
-				if !compatible(m, ms) {
-					return nil, fmt.Errorf("ebpf: new collection: map %s: pinned map %s differs (%v vs %v): %w", name, path, m.Spec(), ms, syscall.EINVAL)
-				}
-				col.Maps[name] = m
-				continue
-			}
-		}
 		create := ms.Copy()
 		if create.Type == PerfEventArray && create.MaxEntries == 0 {
 			// One buffer per slot, as libbpf and cilium/ebpf size it by
 			// the possible CPUs.
 			create.MaxEntries = uint32(slots)
+		}
+		if path != "" && opts.Pins != nil {
+			if m := opts.Pins.maps[path]; m != nil {
+				if !compatible(m, create) {
+					return nil, fmt.Errorf("ebpf: new collection: map %s: pinned map %s differs (%v vs %v): %w", name, path, m.Spec(), create, syscall.EINVAL)
+				}
+				col.Maps[name] = m
+				continue
+			}
 		}
 		var refs []MapKV
 		create.Contents = create.Contents[:0]

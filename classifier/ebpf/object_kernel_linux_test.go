@@ -179,7 +179,9 @@ func testRunPacket(t *testing.T, frame []byte) *packet.Packet {
 func kernelObject(t *testing.T, path string) *cebpf.Collection { return kernelObjectVars(t, path, nil) }
 
 // kernelObjectB is kernelObject for benchmarks.
-func kernelObjectB(t testing.TB, path string) *cebpf.Collection { return kernelObjectVars(t, path, nil) }
+func kernelObjectB(t testing.TB, path string) *cebpf.Collection {
+	return kernelObjectVars(t, path, nil)
+}
 
 // kernelObjectVars is kernelObject with global variables set first.
 func kernelObjectVars(t testing.TB, path string, vars map[string]any) *cebpf.Collection {
