@@ -24,6 +24,7 @@ func BenchmarkKernelRun(b *testing.B) {
 		{"tailcall", "tail_entry"},
 		{"progarray", "dispatch"},
 		{"vlan", "vlan"},
+		{"events", "events_out"},
 	} {
 		b.Run(tc.object, func(b *testing.B) {
 			col := kernelObjectB(b, filepath.Join("testdata", tc.object+".o"))
