@@ -45,7 +45,24 @@ type Helper struct {
 // loaded and only read afterwards; Load resolves every call through it, so
 // the per-packet path does no look-up for a direct call.
 type Helpers struct {
-	byID map[int32]*Helper
+	byID    map[int32]*Helper
+	missing map[int32]string // names of known helpers the registry lacks
+}
+
+// NameMissing gives the names of helpers the registry does not provide,
+// so that a program calling one fails to load with an error naming it
+// ("helper bpf_NAME#ID is not available") instead of "invalid func
+// unknown#ID". Call it before the registry is used.
+func (r *Helpers) NameMissing(names map[int32]string) {
+	r.missing = names
+}
+
+// missingName returns the name NameMissing gave id, or "".
+func (r *Helpers) missingName(id int32) string {
+	if r == nil {
+		return ""
+	}
+	return r.missing[id]
 }
 
 // NewHelpers returns a registry holding hs. Two helpers with the same id,

@@ -236,6 +236,9 @@ func (v *verifier) checkInsn(i int, in Instruction) *VerifyError {
 		switch in.Src {
 		case 0:
 			if _, ok := v.p.opts.Helpers.Lookup(in.Imm); !ok {
+				if name := v.p.opts.Helpers.missingName(in.Imm); name != "" {
+					return verr(i, syscall.EINVAL, "helper bpf_%s#%d is not available", name, in.Imm)
+				}
 				return verr(i, syscall.EINVAL, "invalid func unknown#%d", in.Imm)
 			}
 		case uapi.BPF_PSEUDO_KFUNC_CALL:

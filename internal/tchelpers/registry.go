@@ -3,7 +3,11 @@ package tchelpers
 import (
 	"fmt"
 	"io"
+	"strings"
 	"syscall"
+	"unicode"
+
+	"github.com/cilium/ebpf/asm"
 
 	"github.com/clsbpf/clsbpf/classifier/packet"
 	"github.com/clsbpf/clsbpf/internal/ebpfvm"
@@ -155,6 +159,7 @@ func Registry(opts Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.NameMissing(helperNames())
 	e.helpers = r
 	return e, nil
 }
@@ -227,4 +232,28 @@ func (e *Env) builtins() []ebpfvm.Helper {
 		{ID: FuncRedirectPeer, Name: "redirect_peer", Func: e.redirectPeer, Args: 2},
 		{ID: FuncRedirectNeigh, Name: "redirect_neigh", Func: e.redirectNeigh, Args: 4},
 	}
+}
+
+// helperNames returns the kernel's helper names by id, for the load error
+// of a program that calls one this registry lacks.
+func helperNames() map[int32]string {
+	names := make(map[int32]string, 212)
+	for id := int32(1); id < 212; id++ {
+		s := asm.BuiltinFunc(id).String()
+		if !strings.HasPrefix(s, "Fn") {
+			continue
+		}
+		var b strings.Builder
+		for i, c := range s[2:] {
+			if unicode.IsUpper(c) {
+				if i > 0 {
+					b.WriteByte('_')
+				}
+				c = unicode.ToLower(c)
+			}
+			b.WriteRune(c)
+		}
+		names[id] = b.String()
+	}
+	return names
 }
