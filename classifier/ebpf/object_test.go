@@ -131,6 +131,17 @@ func TestLoadObject(t *testing.T) {
 	}
 }
 
+func TestProgramBySection(t *testing.T) {
+	spec := loadSpec(t, "tailcall")
+	var names []string
+	for _, p := range spec.ProgramBySection("tc") {
+		names = append(names, p.Name)
+	}
+	assert.Equal(t, []string{"tail_entry", "tail_last", "tail_other", "tail_tcp"}, names)
+	assert.Empty(t, spec.ProgramBySection("classifier"))
+	assert.Equal(t, names, spec.ProgramNames())
+}
+
 func TestLoadObjectGlobalData(t *testing.T) {
 	spec := loadSpec(t, "globals")
 	// .rodata: mark_base 0x100 then weights {1, 2, 3, 5}.
