@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,6 +75,7 @@ var objectCases = []objectCase{
 	{object: "vlan", prog: "vlan"},
 	{object: "events", prog: "events_out"},
 	{object: "elfmap", prog: "count"},
+	{object: "trace", prog: "trace"},
 }
 
 // corpusTCP is an Ethernet + IPv4 + TCP frame from src to 192.168.7.1,
@@ -418,5 +420,47 @@ func (ev *eventReaders) compare(t *testing.T) {
 		}
 		assert.NotEmpty(t, krec, "perf event array %s: no samples", name)
 		assert.Equal(t, krec, lrec, "perf event array %s samples", name)
+	}
+}
+
+// TestLicenseAgainstKernel loads the event producer, which calls the
+// GPL-only bpf_perf_event_output, and the tracer (bpf_trace_printk) under
+// several licenses: the kernel and the library must accept and refuse the
+// same ones with the same errno.
+func TestLicenseAgainstKernel(t *testing.T) {
+	kerneltest.RequireBPF(t)
+	for _, c := range []struct{ object, prog, license string }{
+		{"events", "events_out", "GPL"},
+		{"events", "events_out", "Dual BSD/GPL"},
+		{"events", "events_out", "GPL v2"},
+		{"events", "events_out", "MIT"},
+		{"events", "events_out", "Proprietary"},
+		{"events", "events_out", ""},
+		{"trace", "trace", "GPL"},
+		{"trace", "trace", "BSD"},
+		{"globals", "globals", "BSD"},
+	} {
+		path := filepath.Join("testdata", c.object+".o")
+		license := c.license
+		t.Run(c.object+"/"+license, func(t *testing.T) {
+			kspec, err := cebpf.LoadCollectionSpec(path)
+			require.NoError(t, err)
+			kspec.Programs[c.prog].License = license
+			kcol, kerr := cebpf.NewCollection(kspec)
+			if kerr == nil {
+				kcol.Close()
+			}
+			spec, err := ebpf.LoadObjectFile(path)
+			require.NoError(t, err)
+			spec.Programs[c.prog].License = license
+			_, lerr := ebpf.NewCollection(spec, ebpf.CollectionOptions{Slots: 1})
+			if kerr == nil {
+				assert.NoError(t, lerr)
+				return
+			}
+			var errno syscall.Errno
+			require.ErrorAs(t, kerr, &errno, "kernel: %v", kerr)
+			assert.ErrorIs(t, lerr, errno, "kernel: %v", kerr)
+		})
 	}
 }

@@ -66,6 +66,9 @@ func NewProgram(spec *ProgramSpec, opts ProgramOptions) (*Program, error) {
 		}
 	}
 	insns := toVM(spec.Instructions)
+	if err := checkLicense(spec, insns); err != nil {
+		return nil, err
+	}
 	tag := calcTag(insns)
 	l := &linker{}
 	for i := 0; i < len(insns); i++ {
@@ -105,6 +108,37 @@ func NewProgram(spec *ProgramSpec, opts ProgramOptions) (*Program, error) {
 		p.id = nextProgramID.Add(1)
 	}
 	return p, nil
+}
+
+// gplOnlyHelpers are the helpers a tc program may call only under a
+// GPL-compatible license (gpl_only in their struct bpf_func_proto).
+var gplOnlyHelpers = map[int32]bool{
+	6:  true, // bpf_trace_printk
+	25: true, // bpf_perf_event_output (bpf_skb_event_output_proto)
+}
+
+// gplCompatible is license_is_gpl_compatible (include/linux/license.h).
+func gplCompatible(license string) bool {
+	switch license {
+	case "GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL":
+		return true
+	}
+	return false
+}
+
+// checkLicense is check_helper_call's "cannot call GPL-restricted function
+// from non-GPL compatible program" (EINVAL).
+func checkLicense(spec *ProgramSpec, insns []ebpfvm.Instruction) error {
+	if gplCompatible(spec.License) {
+		return nil
+	}
+	for i, in := range insns {
+		if in.Op == uapi.BPF_JMP|uapi.BPF_CALL && in.Src == 0 && gplOnlyHelpers[in.Imm] {
+			return fmt.Errorf("ebpf: new program %s: insn %d: cannot call GPL-restricted function %s from non-GPL compatible program (license %q): %w",
+				spec.Name, i, HelperName(in.Imm), spec.License, syscall.EINVAL)
+		}
+	}
+	return nil
 }
 
 // MissingHelperError is the load error of a program that calls a helper
