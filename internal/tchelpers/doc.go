@@ -44,7 +44,7 @@
 // # Limits
 //
 // Not yet implemented: clone_redirect, skb_change_proto, skb_adjust_room,
-// tunnel keys, fib_lookup, bpf_loop and for_each_map_elem (they need
+// tunnel options, fib_lookup, bpf_loop and for_each_map_elem (they need
 // callbacks into the program), and map-in-map lookups; a program calling
 // them fails to load, naming the helper. get_hash_recalc uses
 // Options.FlowHash instead of the kernel's randomly keyed flow hash.

@@ -31,6 +31,8 @@ const (
 	FuncGetCgroupClassid    = 17
 	FuncSkbVlanPush         = 18
 	FuncSkbVlanPop          = 19
+	FuncSkbGetTunnelKey     = 20
+	FuncSkbSetTunnelKey     = 21
 	FuncRedirect            = 23
 	FuncPerfEventOutput     = 25
 	FuncGetRouteRealm       = 24
@@ -224,6 +226,8 @@ func (e *Env) builtins() []ebpfvm.Helper {
 		{ID: FuncRingbufQuery, Name: "ringbuf_query", Func: ringbufQuery, Args: 2},
 		{ID: FuncSpinLock, Name: "spin_lock", Func: spinLock, Args: 1},
 		{ID: FuncSpinUnlock, Name: "spin_unlock", Func: spinUnlock, Args: 1},
+		{ID: FuncSkbGetTunnelKey, Name: "skb_get_tunnel_key", Func: skbGetTunnelKey, Args: 4},
+		{ID: FuncSkbSetTunnelKey, Name: "skb_set_tunnel_key", Func: skbSetTunnelKey, Args: 4},
 		{ID: FuncSetHash, Name: "set_hash", Func: setHash, Args: 2},
 		{ID: FuncSetHashInvalid, Name: "set_hash_invalid", Func: setHashInvalid, Args: 1},
 		{ID: FuncGetCgroupClassid, Name: "get_cgroup_classid", Func: getCgroupClassid, Args: 1},
