@@ -113,3 +113,38 @@ func ExampleProgramTable() {
 	// Output:
 	// fd 3 filter globals.o:[tc] id 42 direct action true
 }
+
+// Two collections made from objects whose maps tc pins (iproute2's
+// PIN_GLOBAL_NS) share those maps through one PinNamespace, as two
+// `tc filter add ... bpf obj` commands share /sys/fs/bpf/tc/globals.
+func ExamplePinNamespace() {
+	spec, err := ebpf.LoadObjectFile("testdata/elfmap.o")
+	if err != nil {
+		panic(err)
+	}
+	pins := ebpf.NewPinNamespace()
+	a, err := ebpf.NewCollection(spec, ebpf.CollectionOptions{Slots: 1, Pins: pins})
+	if err != nil {
+		panic(err)
+	}
+	b, err := ebpf.NewCollection(spec, ebpf.CollectionOptions{Slots: 1, Pins: pins})
+	if err != nil {
+		panic(err)
+	}
+	var pkt packet.Packet
+	for _, p := range []*ebpf.Program{a.Programs["count"], b.Programs["count"]} {
+		if err := pkt.SetFrame(exampleFrame()); err != nil {
+			panic(err)
+		}
+		p.Run(&pkt)
+	}
+	var n uint64
+	if err := a.Maps["shared_counts"].Lookup(uint32(len(exampleFrame())&3), &n); err != nil {
+		panic(err)
+	}
+	fmt.Println("shared:", a.Maps["shared_counts"] == b.Maps["shared_counts"], "count:", n)
+	fmt.Println(pins.Paths()[1])
+	// Output:
+	// shared: true count: 2
+	// globals/shared_counts
+}

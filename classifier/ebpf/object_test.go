@@ -375,6 +375,31 @@ func TestNewProgramMapValueSources(t *testing.T) {
 	}
 }
 
+// A run fault (here the VM's instruction budget, which a loop the kernel
+// would refuse exhausts) ends Run with 0 and is counted; RunChecked
+// reports it.
+func TestRunFault(t *testing.T) {
+	spec := &ebpf.ProgramSpec{
+		Name: "spin",
+		Type: ebpf.SchedCLS,
+		Instructions: []ebpf.Instruction{
+			{Op: 0xb7, Dst: 0, Imm: 7},          // r0 = 7
+			{Op: 0x07, Dst: 0, Imm: 1},          // r0 += 1
+			{Op: 0x55, Dst: 0, Off: -2, Imm: 0}, // if r0 != 0 goto -2
+			{Op: 0x95},                          // exit
+		},
+	}
+	p, err := ebpf.NewProgram(spec, ebpf.ProgramOptions{Helpers: ebpf.NoHelpers(), Budget: 1000})
+	require.NoError(t, err, "the VM traps endless loops at run time rather than at load")
+	var pkt packet.Packet
+	require.NoError(t, pkt.SetFrame(tcpFrame(80)))
+	assert.Equal(t, uint32(0), p.Run(&pkt))
+	assert.Equal(t, uint64(1), p.Faults())
+	_, err = p.RunChecked(&pkt)
+	assert.Error(t, err)
+	assert.Equal(t, uint64(1), p.Faults(), "RunChecked does not count")
+}
+
 func TestProgramTable(t *testing.T) {
 	col := loadCollection(t, "globals", ebpf.CollectionOptions{Slots: 1})
 	act := loadSpec(t, "globals")
