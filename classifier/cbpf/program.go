@@ -21,6 +21,7 @@ type Program struct {
 	closures *cbpfvm.Closures // the closure-compiled form, when engine is engineCompiled
 	random   func() uint32
 	engine   engine
+	listing  listingCache // tc bytecode and disassembly for RunTrace and coverage, built on first use
 }
 
 // emptyPacket stands in for a nil packet; runs only read it.

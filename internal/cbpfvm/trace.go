@@ -53,7 +53,7 @@ func (l *Listing) CoverageInsns(prog []Insn) []trace.Insn {
 // Interpret's.
 func InterpretTrace(prog []Insn, l *Listing, pkt *packet.Packet, random func() uint32, t *trace.Trace) uint32 {
 	t.Reset()
-	r := recorder{prog: prog, l: l, t: t, pc: -1}
+	r := recorder{prog: prog, l: l, pkt: pkt, t: t, pc: -1}
 	env := Env{Random: random, Trace: r.step}
 	res := Interpret(prog, pkt, &env)
 	r.finish(res)
@@ -87,6 +87,7 @@ func (r *coverer) step(pc int, a, x uint32) {
 type recorder struct {
 	prog []Insn
 	l    *Listing
+	pkt  *packet.Packet
 	t    *trace.Trace
 	pc   int         // the instruction of the last hook call, or -1
 	cur  *trace.Step // its step, nil when the trace is full
@@ -191,8 +192,10 @@ func (r *recorder) complete(a, x uint32) {
 		if s.HasAccess && !s.Access.Write {
 			s.Access.Value = uint64(x)
 			if in.Code&0xe0 == uapi.BPF_MSH {
-				// The access read the byte; X holds 4*(byte&0xf).
-				s.Access.Value = uint64(x >> 2)
+				// X holds 4*(byte&0xf); the access read the whole
+				// byte, which the load that succeeded reads again.
+				v, _ := loadN(r.pkt, frameOf(r.pkt), int32(in.K), 1)
+				s.Access.Value = uint64(v)
 			}
 		}
 	case uapi.BPF_MISC:
