@@ -230,6 +230,21 @@ func TestVariables(t *testing.T) {
 	assert.Equal(t, uint64(101), packets)
 }
 
+func TestLoadObjectMapOfMaps(t *testing.T) {
+	spec := loadSpec(t, "mapinmap")
+	outer := spec.Maps["tenants"]
+	require.NotNil(t, outer.InnerMap)
+	assert.Equal(t, ebpf.Array, outer.InnerMap.Type)
+	assert.Equal(t, uint32(8), outer.InnerMap.ValueSize)
+	col, err := ebpf.NewCollection(spec, ebpf.CollectionOptions{Slots: 1})
+	require.NoError(t, err)
+	for i, name := range []string{"tenant_a", "tenant_b"} {
+		var inner *ebpf.Map
+		require.NoError(t, col.Maps["tenants"].Lookup(uint32(i), &inner))
+		assert.Same(t, col.Maps[name], inner)
+	}
+}
+
 func TestLoadObjectRefuses(t *testing.T) {
 	tests := []struct {
 		object string
