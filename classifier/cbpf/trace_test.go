@@ -261,7 +261,7 @@ func TestRunTraceCorpus(t *testing.T) {
 		require.NoError(t, pkt.SetFrame(genFrame(r, plen, devMAC)))
 		items = append(items, item{fmt.Sprintf("gen/%d", i), prog, pkt})
 	}
-		var tr trc.Trace
+	var tr trc.Trace
 	for _, it := range items {
 		t.Run(it.name, func(t *testing.T) {
 			p, err := LoadRaw(it.prog, WithRandom(fixedRandom))

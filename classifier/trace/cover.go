@@ -207,7 +207,7 @@ func (c *Coverage) WriteHTML(w io.Writer, title string) error {
 			case nt > 0:
 				br = "br-not"
 			}
-			fmt.Fprintf(bw, `  <span class="br %s">jt%s jf%s</span>`, br, sign(t), sign(nt))
+			fmt.Fprintf(bw, `  <span class="br %s" id="br%d">jt%s jf%s</span>`, br, i, sign(t), sign(nt))
 		}
 		bw.WriteByte('\n')
 	}
