@@ -191,11 +191,13 @@ func (t *Trace) String() string {
 	return b.String()
 }
 
-// String returns the step as one line of text, e.g.
+// String returns the step as one line of text: the instruction (tabs
+// printed as spaces), its bytecode, then what it read, wrote and accessed
+// and the branch direction, e.g.
 // "(008) jeq #0x50 jt 9 jf 10 | 21 0 1 80 | read A=0x50 | taken".
 func (s *Step) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-44s | %-18s", s.Insn, s.Bytecode)
+	fmt.Fprintf(&b, "%-44s | %-18s", strings.ReplaceAll(s.Insn, "\t", " "), s.Bytecode)
 	if s.nreads > 0 {
 		b.WriteString(" | read")
 		for _, r := range s.Reads() {
@@ -218,12 +220,16 @@ func (s *Step) String() string {
 	case BranchNotTaken:
 		b.WriteString(" | not taken")
 	}
-	return b.String()
+	return strings.TrimRight(b.String(), " ")
 }
 
 // String returns the access as text: "load pkt[23:1]=0x6",
-// "store M[3]=0x1", "load anc[proto]=0x800", "load pkt[60:2] fault".
+// "store M[3]=0x1", "load anc[proto]=0x800", "load pkt[60:2] fault";
+// "none" for the zero Access.
 func (a Access) String() string {
+	if a.Region == 0 {
+		return "none"
+	}
 	op := "load"
 	if a.Write {
 		op = "store"
