@@ -45,6 +45,21 @@
 // with extensions by name ("ld       [proto]"); FormatBytecode and
 // FormatBytecodeFile print it back in tc's forms.
 //
+// # Trace and coverage
+//
+// RunTrace runs a program on the reference interpreter and records each
+// executed instruction into a trace.Trace (package classifier/trace): the
+// pc, the instruction as tc bytecode and disassembled, the registers read
+// and written with their values, the memory access (packet, scratch M[]
+// or ancillary, with offset and value, or a fault) and the branch
+// direction, then the result; its result is Run's. NewCoverage returns a
+// Coverage whose Run counts, over any number of runs and goroutines, how
+// often each instruction ran and which way each conditional jump went,
+// reported by WriteText and WriteHTML (in the style of `go tool cover
+// -html`). Both go through the interpreter's per-instruction hook, never
+// through Run, whose engines have no trace hook and so pay nothing for
+// tracing.
+//
 // The 32-bit result means what the attach point says: for cls_bpf in
 // classifier mode 0 is no match, 0xFFFFFFFF selects the filter's classid
 // and any other value is the classid; for a socket, the number of bytes to
@@ -65,12 +80,14 @@
 // the kernel's answer does, so errors.Is(err, syscall.EINVAL) holds.
 // ParseBytecode returns a *BytecodeError (EINVAL) with tc's message;
 // ParseBytecodeFile also returns ErrBytecodeFileTooBig (E2BIG). Run has no
-// errors: faults are results, as in the kernel.
+// errors: faults are results, as in the kernel (a trace names them).
 //
 // # Limits
 //
 // Programs have 1 to 4096 instructions (BPF_MAXINSNS). Jumps only go
-// forward, so a run executes each instruction at most once. The
+// forward, so a run executes each instruction at most once and a trace's
+// default bound of 4096 steps keeps every step. A Program builds the text
+// of its instructions for traces and coverage on first use. The
 // SKF_AD_IFINDEX and SKF_AD_HATYPE loads always find a device (a tc packet
 // always has one): they read Ifindex and DeviceType, whatever their value.
 // Header-relative loads fail when the packet records no such header

@@ -28,7 +28,11 @@
 // of a guard, so what counts is how many calls a run makes. load.go and flow.go hold the run-time semantics all engines
 // share: packet loads as bpf_skb_load_helper_* resolves them, the
 // extensions of convert_bpf_extensions, the netlink attribute search and
-// the flow dissector behind SKF_AD_PAY_OFFSET.
+// the flow dissector behind SKF_AD_PAY_OFFSET. trace.go records runs of
+// the reference interpreter into classifier/trace values (InterpretTrace,
+// InterpretCover) through its Env.Trace hook, which sees each
+// instruction's pc with A and X before it runs; the other engines have no
+// hook.
 //
 // The closures run every program without scratch memory whose longest
 // path is at most MaxClosureDepth operations (CompileClosures returns nil
