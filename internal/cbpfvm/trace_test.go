@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clsbpf/clsbpf/classifier/trace"
+	"github.com/clsbpf/clsbpf/internal/uapi"
 )
 
 // checkRecorded holds a trace and a coverage of the same run to the
@@ -39,7 +40,7 @@ func checkRecorded(t *testing.T, prog []Insn, tr *trace.Trace, cov *trace.Covera
 		require.False(t, s.Ends)
 		next := s.PC + 1
 		switch {
-		case in.Code == jmp|0x00:
+		case in.Code == jmp|uapi.BPF_JA:
 			next += int(in.K)
 		case s.Branch == trace.BranchTaken:
 			next += int(in.Jt)
