@@ -123,8 +123,9 @@
 //
 // # Limits
 //
-// Not yet supported: callbacks from helpers (bpf_loop,
-// bpf_for_each_map_elem), kfuncs (rejected at load with EINVAL),
+// Callbacks (bpf_loop, bpf_for_each_map_elem) run through
+// Machine.CallFunc (callback.go) on the compiled form, also under the
+// reference engine. Not yet supported: kfuncs (rejected at load with EINVAL),
 // BTF-typed pseudo sources (BPF_PSEUDO_BTF_ID), arenas, gotox (JA|X).
 // The __sk_buff sk field is always NULL. The per-run may_goto budget is shared by all frames of a
 // run. Stack bytes are zeroed before a frame uses them where the kernel

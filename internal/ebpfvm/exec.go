@@ -24,18 +24,29 @@ func fault(pc int, err error) (uint64, error) {
 
 // exec runs the program from instruction 0 with R1 and R2 set.
 func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
+	m.loops = uapi.BPF_MAX_LOOPS
+	m.steps = int64(m.prog.budget)
+	return m.execAt(0, 0, r1, r2, 0, 0, 0)
+}
+
+// execAt runs from instruction pc0, the start of a subprogram, in a new
+// frame at call depth base with R1..R5 set, until that frame exits: base 0
+// for a run, the frame above a helper's caller for a callback
+// (CallFunc). The instruction budget left is m.steps, kept there across
+// helper calls so that callbacks draw on the same budget.
+func (m *Machine) execAt(pc0, base int, r1, r2, r3, r4, r5 uint64) (uint64, error) {
 	p := m.prog
 	insns := p.insns
 	var r [16]uint64 // 16, not 11: indexes masked with 15 need no bounds check
-	r[1], r[2] = r1, r2
-	r[10] = addrOf(regStack, frameSize)
-	if d := p.stackDepth[0]; d != 0 {
-		clear(m.stack[frameSize-d : frameSize])
+	r[1], r[2], r[3], r[4], r[5] = r1, r2, r3, r4, r5
+	top := uint32(base+1) * frameSize
+	r[10] = addrOf(regStack, top)
+	if d := p.stackDepth[p.subOf[pc0]]; d != 0 {
+		clear(m.stack[top-d : top])
 	}
-	m.loops = uapi.BPF_MAX_LOOPS
-	depth := 0
-	steps := int64(p.budget)
-	pc := 0
+	depth := base
+	steps := m.steps
+	pc := pc0
 	for {
 		if uint(pc) >= uint(len(insns)) {
 			return fault(pc, ErrBadCall)
@@ -592,7 +603,9 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 		case opCall:
 			h := p.helpers[in.aux]
 			m.args = [5]uint64{r[1], r[2], r[3], r[4], r[5]}
+			m.steps, m.depth = steps, depth
 			v, err := h.Func(m, &m.args)
+			steps = m.steps
 			if err != nil {
 				return m.tailResult(pc, err)
 			}
@@ -606,7 +619,9 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 				return fault(pc, ErrBadCall)
 			}
 			m.args = [5]uint64{r[1], r[2], r[3], r[4], r[5]}
+			m.steps, m.depth = steps, depth
 			v, err := h.Func(m, &m.args)
+			steps = m.steps
 			if err != nil {
 				return m.tailResult(pc, err)
 			}
@@ -633,7 +648,8 @@ func (m *Machine) exec(r1, r2 uint64) (uint64, error) {
 			pc = int(in.jt)
 			continue
 		case opExit:
-			if depth == 0 {
+			if depth == base {
+				m.steps = steps
 				return r[0], nil
 			}
 			depth--

@@ -109,7 +109,9 @@ func (m *Machine) interpret(r1, r2 uint64) (uint64, error) {
 					return fault(pc, ErrBadCall)
 				}
 				m.args = [5]uint64{r[1], r[2], r[3], r[4], r[5]}
+				m.steps, m.depth = steps, depth
 				v, err := h.Func(m, &m.args)
+				steps = m.steps
 				if err != nil {
 					return m.tailResult(pc, err)
 				}

@@ -152,6 +152,8 @@ type Machine struct {
 	args    [5]uint64 // helper arguments, here so that calls do not allocate
 	dyn     dynState  // dynamic map value regions (mem_map.go)
 	tail    tailState // tail call chain (tailcall.go)
+	steps   int64     // instruction budget left, across helper calls (execAt)
+	depth   int       // call depth of the instruction calling a helper (CallFunc)
 	scratch [4][]byte // helpers' temporary copies (Scratch)
 }
 

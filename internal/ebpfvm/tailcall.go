@@ -58,5 +58,8 @@ func (m *Machine) tailResult(pc int, err error) (uint64, error) {
 		m.tail.r0, m.tail.err = 0, nil
 		return r0, rerr
 	}
+	if re, ok := err.(*RunError); ok {
+		return 0, re // a fault inside a callback (CallFunc) ends the run as it is
+	}
 	return 0, &RunError{PC: pc, Err: ErrHelper, Cause: err}
 }

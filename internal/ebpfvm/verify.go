@@ -505,14 +505,17 @@ func (v *verifier) dataflow() error {
 	e := v.entryState()
 	merge(&v.states[0], &e)
 	v.push(0)
-	// Callback functions (PSEUDO_FUNC targets) start with unknown scalars
-	// in R1..R5, as the helpers that call them pass.
+	// Callback functions (PSEUDO_FUNC targets) start with a number in R1
+	// (bpf_loop's index, bpf_for_each_map_elem's map) and memory pointers
+	// in R2..R5 (the callback context, the key and the value), which the
+	// run-time checks guard.
 	for i, in := range v.insns {
 		if in.Op == uapi.BPF_LD|uapi.BPF_IMM|uapi.BPF_DW && in.Src == uapi.BPF_PSEUDO_FUNC && !v.second[i] {
 			t := int(v.aux[i].k & 0xffffffff)
 			cs := v.entryState()
-			for r := 1; r <= 5; r++ {
-				cs.regs[r] = reg{k: kScalar}
+			cs.regs[1] = reg{k: kScalar}
+			for r := 2; r <= 5; r++ {
+				cs.regs[r] = reg{k: kMem}
 			}
 			merge(&v.states[t], &cs)
 			v.push(t)

@@ -62,6 +62,8 @@ const (
 	FuncRedirectNeigh       = 152
 	FuncRedirectPeer        = 155
 	FuncKtimeGetCoarseNs    = 160
+	FuncForEachMapElem      = 164
+	FuncLoop                = 181
 	FuncMapLookupPercpuElem = 195
 )
 
@@ -119,6 +121,7 @@ type slotState struct {
 	rnd      uint64
 	reserved [maxReserved]reservation // ring buffer records not yet committed
 	nextRes  uint32
+	key      []byte   // bpf_for_each_map_elem's key copy (atomicmem)
 	_        [32]byte // keeps slots on separate cache lines
 }
 
@@ -228,6 +231,8 @@ func (e *Env) builtins() []ebpfvm.Helper {
 		{ID: FuncSpinUnlock, Name: "spin_unlock", Func: spinUnlock, Args: 1},
 		{ID: FuncSkbGetTunnelKey, Name: "skb_get_tunnel_key", Func: skbGetTunnelKey, Args: 4},
 		{ID: FuncSkbSetTunnelKey, Name: "skb_set_tunnel_key", Func: skbSetTunnelKey, Args: 4},
+		{ID: FuncLoop, Name: "loop", Func: bpfLoop, Args: 4},
+		{ID: FuncForEachMapElem, Name: "for_each_map_elem", Func: e.forEachMapElem, Args: 4},
 		{ID: FuncSetHash, Name: "set_hash", Func: setHash, Args: 2},
 		{ID: FuncSetHashInvalid, Name: "set_hash_invalid", Func: setHashInvalid, Args: 1},
 		{ID: FuncGetCgroupClassid, Name: "get_cgroup_classid", Func: getCgroupClassid, Args: 1},
