@@ -159,7 +159,7 @@ const htmlHead = `<!DOCTYPE html>
 <title>%s</title>
 <style>
 body { background: black; color: rgb(80, 80, 80); font-family: Menlo, monospace; }
-pre { margin: 0; }
+pre { margin: 0; line-height: 1.6; }
 .cov0 { color: rgb(192, 0, 0); }
 .cov1 { color: rgb(44, 212, 149); }
 .summary { color: rgb(200, 200, 200); margin-bottom: 1em; }
