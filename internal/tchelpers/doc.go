@@ -11,6 +11,10 @@
 // Time comes from Options.Now (the host's clocks by default), random
 // numbers from per-slot generators seeded by Options.Seed.
 //
+// bpf_fib_lookup asks the FIB the caller gives in Options.FIB (without
+// one the helper is not registered); the kernel's argument checks come
+// first.
+//
 // Maps reach the helpers as the objects the ebpfvm.Linker returns for a
 // program's map references: the Linker's Map method must return the
 // internal/maps.Map itself. bpf_map_lookup_elem returns a pointer to the
@@ -44,7 +48,7 @@
 // # Limits
 //
 // Not yet implemented: clone_redirect, skb_change_proto, skb_adjust_room,
-// tunnel options, fib_lookup and map-in-map lookups; a program calling
+// tunnel options and map-in-map lookups; a program calling
 // them fails to load, naming the helper. bpf_loop and
 // bpf_for_each_map_elem call back into the program through
 // ebpfvm.Machine.CallFunc; the VM's verifier does not check that a

@@ -47,6 +47,7 @@ const (
 	FuncSkbChangeHead       = 43
 	FuncSetHash             = 48
 	FuncSkbLoadBytesRel     = 68
+	FuncFibLookup           = 69
 	FuncMapPushElem         = 87
 	FuncMapPopElem          = 88
 	FuncMapPeekElem         = 89
@@ -100,6 +101,9 @@ type Options struct {
 	// over the addresses, protocol and ports. The kernel keys its hash
 	// with a random seed, so only its consistency per flow carries over.
 	FlowHash func(p *packet.Packet) (hash uint32, l4 bool)
+	// FIB answers bpf_fib_lookup; nil leaves the helper out, so that a
+	// program calling it fails to load, naming it.
+	FIB FIB
 	// Extra are the caller's own helpers, registered next to the built-in
 	// ones. An id that collides with a built-in helper replaces it.
 	Extra []ebpfvm.Helper
@@ -108,6 +112,7 @@ type Options struct {
 // Env is a helper registry with the per-slot state its helpers keep.
 type Env struct {
 	helpers  *ebpfvm.Helpers
+	fib      FIB
 	flowHash func(p *packet.Packet) (uint32, bool)
 	now      func(c Clock) uint64
 	slots    []slotState
@@ -147,7 +152,11 @@ func Registry(opts Options) (*Env, error) {
 	for i := range e.slots {
 		e.slots[i].rnd = opts.Seed + uint64(i)
 	}
+	e.fib = opts.FIB
 	hs := e.builtins()
+	if e.fib != nil {
+		hs = append(hs, ebpfvm.Helper{ID: FuncFibLookup, Name: "fib_lookup", Func: e.fibLookup, Args: 4})
+	}
 	byID := make(map[int32]int, len(hs))
 	for i, h := range hs {
 		byID[h.ID] = i
