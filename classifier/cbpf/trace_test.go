@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -313,4 +314,24 @@ func TestRunTraceNilPacket(t *testing.T) {
 	assert.Equal(t, uint32(0), p.RunTrace(nil, &tr))
 	assert.Equal(t, "packet load out of bounds", tr.Fault)
 	assert.Equal(t, uint32(0), NewCoverage(p).Run(nil))
+}
+
+// TestRunTraceConcurrent traces one program from several goroutines,
+// each with its own Trace; the first runs build the listing together.
+func TestRunTraceConcurrent(t *testing.T) {
+	p := loadTCPDst80(t)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			port := []uint16{80, 22}[g%2]
+			pkt := framePacket(t, tcpSYN(64, port))
+			var tr trc.Trace
+			for range 50 {
+				p.RunTrace(pkt, &tr)
+			}
+			assert.Equal(t, p.Run(pkt), uint32(tr.Result))
+			assert.Len(t, tr.Steps, 10)
+		})
+	}
+	wg.Wait()
 }
