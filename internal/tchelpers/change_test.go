@@ -105,7 +105,10 @@ func genCalls(r *rand.Rand) []call {
 	n := 1 + r.IntN(3)
 	var out []call
 	for i := 0; i < n; i++ {
-		switch r.IntN(7) {
+		switch r.IntN(9) {
+		case 7, 8:
+			flags := pick(0, 0, 1, 2, 4, 6, 8|2, 16|2, 16|4, 24|2, 32, 64|2, 64|2|14<<56, 2|14<<56, 2|30<<56, 128, 256, 384, 128|32, 512, 1<<40)
+			out = append(out, call{asm.FnSkbAdjustRoom, []int64{pick(-60, -40, -20, -8, -1, 0, 1, 4, 8, 20, 28, 40, 100, 0xfff, 0x1000, -0x1000), pick(0, 0, 1, 1, 2), flags}})
 		case 5:
 			out = append(out, call{asm.FnSetHash, []int64{int64(r.Uint32())}})
 		case 6:

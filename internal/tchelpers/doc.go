@@ -47,12 +47,15 @@
 //
 // # Limits
 //
-// Not yet implemented: clone_redirect, skb_change_proto, skb_adjust_room,
-// tunnel options and map-in-map lookups; a program calling
+// Not yet implemented: clone_redirect, skb_change_proto, tunnel options
+// and map-in-map lookups; a program calling
 // them fails to load, naming the helper. bpf_loop and
 // bpf_for_each_map_elem call back into the program through
 // ebpfvm.Machine.CallFunc; the VM's verifier does not check that a
-// callback is static, as the kernel's does. get_hash_recalc uses
+// callback is static, as the kernel's does. skb_adjust_room keeps no
+// inner header offsets and does not refuse a second encapsulation
+// (EALREADY), since the packet model has neither; GSO packets get
+// ENOTSUPP from it. get_hash_recalc uses
 // Options.FlowHash instead of the kernel's randomly keyed flow hash.
 // trace_printk supports the kernel's integer, %c, %s and %px
 // specifiers but not the other %p extensions, and writes the text without

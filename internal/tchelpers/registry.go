@@ -46,6 +46,7 @@ const (
 	FuncSetHashInvalid      = 41
 	FuncSkbChangeHead       = 43
 	FuncSetHash             = 48
+	FuncSkbAdjustRoom       = 50
 	FuncSkbLoadBytesRel     = 68
 	FuncFibLookup           = 69
 	FuncMapPushElem         = 87
@@ -242,6 +243,7 @@ func (e *Env) builtins() []ebpfvm.Helper {
 		{ID: FuncSkbSetTunnelKey, Name: "skb_set_tunnel_key", Func: skbSetTunnelKey, Args: 4},
 		{ID: FuncLoop, Name: "loop", Func: bpfLoop, Args: 4},
 		{ID: FuncForEachMapElem, Name: "for_each_map_elem", Func: e.forEachMapElem, Args: 4},
+		{ID: FuncSkbAdjustRoom, Name: "skb_adjust_room", Func: skbAdjustRoom, Args: 4, ChangesPacket: true},
 		{ID: FuncSetHash, Name: "set_hash", Func: setHash, Args: 2},
 		{ID: FuncSetHashInvalid, Name: "set_hash_invalid", Func: setHashInvalid, Args: 1},
 		{ID: FuncGetCgroupClassid, Name: "get_cgroup_classid", Func: getCgroupClassid, Args: 1},
