@@ -246,6 +246,10 @@ type Packet struct {
 	RouteRealm uint32
 	// Tunnel is the attached tunnel metadata.
 	Tunnel TunnelKey
+	// Encapsulated is skb->encapsulation: a program added outer headers
+	// with bpf_skb_adjust_room's encapsulation flags, so the headers the
+	// packet records are the outer ones.
+	Encapsulated bool
 
 	// Slot is the execution slot that runs this packet, the stand-in for
 	// the CPU: classic SKF_AD_CPU, bpf_get_smp_processor_id and per-CPU

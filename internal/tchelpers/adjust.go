@@ -1,6 +1,7 @@
 package tchelpers
 
 import (
+	"math/bits"
 	"syscall"
 
 	"github.com/clsbpf/clsbpf/classifier/packet"
@@ -11,8 +12,8 @@ import (
 // the MAC header (BPF_ADJ_ROOM_MAC) or after the network header
 // (BPF_ADJ_ROOM_NET), with the encapsulation and decapsulation flags'
 // effect on the protocol and header offsets. The packet model has no
-// inner headers and no encapsulation mark, so the inner header offsets
-// are not kept and a second encapsulation is not refused with EALREADY.
+// inner headers, so their offsets are not kept; packet.Packet.Encapsulated
+// is skb->encapsulation.
 
 // skb_adjust_room modes and flags.
 const (
@@ -127,27 +128,19 @@ func netGrow(p *packet.Packet, off, n int, flags uint64) syscall.Errno {
 		if flags&BPF_F_ADJ_ROOM_ENCAP_L2_ETH != 0 && innerMAC < ethHLen {
 			return syscall.EINVAL
 		}
+		if p.Encapsulated {
+			return syscall.EALREADY
+		}
 		macLen = p.NetworkOffset() - p.MACOffset()
 		if innerMAC > n {
 			return syscall.EINVAL
 		}
 	}
-	mac, net, trans := p.MACOffset(), p.NetworkOffset(), p.TransportOffset()
-	_ = p.SetLinearLen(p.Len())
-	if p.Push(n) != nil {
-		return syscall.ENOMEM
-	}
-	b := p.Data()
-	copy(b[:off], b[n:n+off])
-	clear(b[off : off+n])
-	// mac_header and network_header move with data; the transport header
-	// keeps its bytes unless it was the network header.
-	_ = p.SetMACOffset(mac)
-	_ = p.SetNetworkOffset(net)
-	if trans == net {
-		_ = p.SetTransportOffset(net)
+	if e := hdrPush(p, off, n); e != 0 {
+		return e
 	}
 	if encap {
+		p.Encapsulated = true
 		_ = p.SetNetworkOffset(macLen)
 		if flags&(BPF_F_ADJ_ROOM_ENCAP_L4_GRE|BPF_F_ADJ_ROOM_ENCAP_L4_UDP) != 0 {
 			nh := 20
@@ -174,6 +167,40 @@ func netShrink(p *packet.Packet, off, n int, flags uint64) syscall.Errno {
 	if p.GSOSize != 0 {
 		return enotsupp
 	}
+	if e := hdrPop(p, off, n); e != 0 {
+		return e
+	}
+	switch flags & adjRoomDecapL3Mask {
+	case BPF_F_ADJ_ROOM_DECAP_L3_IPV4:
+		p.Protocol = ethPIP
+	case BPF_F_ADJ_ROOM_DECAP_L3_IPV6:
+		p.Protocol = ethPIPv6
+	}
+	return 0
+}
+
+// hdrPush is bpf_skb_net_hdr_push: n zero bytes inserted at off, the MAC
+// and network headers keeping their offsets from data, the transport
+// header its bytes (unless it was the network header).
+func hdrPush(p *packet.Packet, off, n int) syscall.Errno {
+	mac, net, trans := p.MACOffset(), p.NetworkOffset(), p.TransportOffset()
+	_ = p.SetLinearLen(p.Len())
+	if p.Push(n) != nil {
+		return syscall.ENOMEM
+	}
+	b := p.Data()
+	copy(b[:off], b[n:n+off])
+	clear(b[off : off+n])
+	_ = p.SetMACOffset(mac)
+	_ = p.SetNetworkOffset(net)
+	if trans == net {
+		_ = p.SetTransportOffset(net)
+	}
+	return 0
+}
+
+// hdrPop is bpf_skb_net_hdr_pop: the n bytes at off removed.
+func hdrPop(p *packet.Packet, off, n int) syscall.Errno {
 	if !makeWritable(p, uint64(off+n)) {
 		return syscall.ENOMEM
 	}
@@ -186,14 +213,48 @@ func netShrink(p *packet.Packet, off, n int, flags uint64) syscall.Errno {
 	_ = p.SetNetworkOffset(net)
 	if trans == net {
 		_ = p.SetTransportOffset(net)
-	} else if trans != -1 {
-		_ = p.SetTransportOffset(trans - n)
-	}
-	switch flags & adjRoomDecapL3Mask {
-	case BPF_F_ADJ_ROOM_DECAP_L3_IPV4:
-		p.Protocol = ethPIP
-	case BPF_F_ADJ_ROOM_DECAP_L3_IPV6:
-		p.Protocol = ethPIPv6
 	}
 	return 0
+}
+
+// GSO types bpf_skb_change_proto translates.
+const (
+	skbGSOTCPv4 = 1 << 0
+	skbGSOTCPv6 = 1 << 4
+)
+
+// skbChangeProto is bpf_skb_change_proto(skb, proto, flags): IPv4 to IPv6
+// makes 20 bytes of room after the MAC header, IPv6 to IPv4 removes them;
+// the program writes the new header. Nothing else is translated.
+func skbChangeProto(m *ebpfvm.Machine, a *[5]uint64) (uint64, error) {
+	p, err := pkt(m)
+	if err != nil {
+		return 0, err
+	}
+	if a[2] != 0 {
+		return neg(syscall.EINVAL), nil
+	}
+	to := bits.ReverseBytes16(uint16(a[1]))
+	off := p.NetworkOffset() - p.MACOffset()
+	var e syscall.Errno
+	switch {
+	case p.Protocol == ethPIP && to == ethPIPv6:
+		e = hdrPush(p, off, 20)
+		if e == 0 && p.GSOType&skbGSOTCPv4 != 0 {
+			p.GSOType = p.GSOType&^skbGSOTCPv4 | skbGSOTCPv6
+		}
+	case p.Protocol == ethPIPv6 && to == ethPIP:
+		e = hdrPop(p, off, 20)
+		if e == 0 && p.GSOType&skbGSOTCPv6 != 0 {
+			p.GSOType = p.GSOType&^skbGSOTCPv6 | skbGSOTCPv4
+		}
+	default:
+		return neg(enotsupp), nil
+	}
+	if e != 0 {
+		return neg(e), nil
+	}
+	p.Protocol = to
+	p.Hash, p.HashKind = 0, 0
+	return 0, nil
 }

@@ -162,6 +162,9 @@ func skbChangeTail(m *ebpfvm.Machine, a *[5]uint64) (uint64, error) {
 	if a[2] != 0 || n > MaxLen || int64(n) < int64(minLen(p)) {
 		return neg(syscall.EINVAL), nil
 	}
+	if p.Encapsulated {
+		return neg(enotsupp), nil
+	}
 	old := p.Len()
 	_ = p.SetLinearLen(old)
 	switch {

@@ -85,8 +85,8 @@ func testRunPacket(t testing.TB, f []byte) *packet.Packet {
 	return &p
 }
 
-// changeFrames are an IPv4 frame, a tagged one, a double-tagged one and a
-// tagged 802.3 frame.
+// changeFrames are an IPv4 frame, a tagged one, a double-tagged one, a
+// tagged 802.3 frame and an IPv6 frame.
 func changeFrames(r *rand.Rand) [][]byte {
 	v4 := tcpFrame(r)
 	tag := func(f []byte, tpid uint16, tci uint16) []byte {
@@ -97,7 +97,13 @@ func changeFrames(r *rand.Rand) [][]byte {
 	}
 	dot3 := append([]byte{}, v4...)
 	dot3[12], dot3[13], dot3[14], dot3[15] = 0, 60, 0xff, 0xff
-	return [][]byte{v4, tag(v4, 0x8100, 0x2064), tag(tag(v4, 0x8100, 5), 0x88a8, 0x1007), tag(dot3, 0x8100, 9)}
+	v6 := append([]byte{}, v4[:14]...)
+	v6[12], v6[13] = 0x86, 0xdd
+	v6 = append(v6, 0x60, 0, 0, 0, 0, 20, 6, 64)
+	for i := 0; i < 32+20; i++ {
+		v6 = append(v6, byte(r.Uint32()))
+	}
+	return [][]byte{v4, tag(v4, 0x8100, 0x2064), tag(tag(v4, 0x8100, 5), 0x88a8, 0x1007), tag(dot3, 0x8100, 9), v6}
 }
 
 func genCalls(r *rand.Rand) []call {
@@ -105,7 +111,9 @@ func genCalls(r *rand.Rand) []call {
 	n := 1 + r.IntN(3)
 	var out []call
 	for i := 0; i < n; i++ {
-		switch r.IntN(9) {
+		switch r.IntN(10) {
+		case 9:
+			out = append(out, call{asm.FnSkbChangeProto, []int64{pick(0x0008, 0xdd86, 0x0608, 0x0800), pick(0, 0, 0, 1)}})
 		case 7, 8:
 			flags := pick(0, 0, 1, 2, 4, 6, 8|2, 16|2, 16|4, 24|2, 32, 64|2, 64|2|14<<56, 2|14<<56, 2|30<<56, 128, 256, 384, 128|32, 512, 1<<40)
 			out = append(out, call{asm.FnSkbAdjustRoom, []int64{pick(-60, -40, -20, -8, -1, 0, 1, 4, 8, 20, 28, 40, 100, 0xfff, 0x1000, -0x1000), pick(0, 0, 1, 1, 2), flags}})
@@ -163,7 +171,7 @@ func TestKernelChangeHelpers(t *testing.T) {
 			counts[strings.TrimPrefix(c.fn.String(), "Fn")]++
 		}
 	}
-	t.Logf("calls per helper over %d programs x 4 frames: %v", programs, counts)
+	t.Logf("calls per helper over %d programs x 5 frames: %v", programs, counts)
 }
 
 // runBig runs kp on f with room for a packet grown to MaxLen.

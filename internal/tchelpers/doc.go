@@ -53,8 +53,7 @@
 // bpf_for_each_map_elem call back into the program through
 // ebpfvm.Machine.CallFunc; the VM's verifier does not check that a
 // callback is static, as the kernel's does. skb_adjust_room keeps no
-// inner header offsets and does not refuse a second encapsulation
-// (EALREADY), since the packet model has neither; GSO packets get
+// inner header offsets, which the packet model lacks, and GSO packets get
 // ENOTSUPP from it. get_hash_recalc uses
 // Options.FlowHash instead of the kernel's randomly keyed flow hash.
 // trace_printk supports the kernel's integer, %c, %s and %px

@@ -38,6 +38,7 @@ const (
 	FuncGetRouteRealm       = 24
 	FuncSkbLoadBytes        = 26
 	FuncCsumDiff            = 28
+	FuncSkbChangeProto      = 31
 	FuncSkbChangeType       = 32
 	FuncSkbChangeTail       = 38
 	FuncGetHashRecalc       = 34
@@ -244,6 +245,7 @@ func (e *Env) builtins() []ebpfvm.Helper {
 		{ID: FuncLoop, Name: "loop", Func: bpfLoop, Args: 4},
 		{ID: FuncForEachMapElem, Name: "for_each_map_elem", Func: e.forEachMapElem, Args: 4},
 		{ID: FuncSkbAdjustRoom, Name: "skb_adjust_room", Func: skbAdjustRoom, Args: 4, ChangesPacket: true},
+		{ID: FuncSkbChangeProto, Name: "skb_change_proto", Func: skbChangeProto, Args: 3, ChangesPacket: true},
 		{ID: FuncSetHash, Name: "set_hash", Func: setHash, Args: 2},
 		{ID: FuncSetHashInvalid, Name: "set_hash_invalid", Func: setHashInvalid, Args: 1},
 		{ID: FuncGetCgroupClassid, Name: "get_cgroup_classid", Func: getCgroupClassid, Args: 1},
