@@ -11,6 +11,9 @@
 // Time comes from Options.Now (the host's clocks by default), random
 // numbers from per-slot generators seeded by Options.Seed.
 //
+// bpf_clone_redirect hands the packet to Options.CloneRedirect, which
+// sends a copy at once.
+//
 // bpf_fib_lookup asks the FIB the caller gives in Options.FIB (without
 // one the helper is not registered); the kernel's argument checks come
 // first.
@@ -47,8 +50,7 @@
 //
 // # Limits
 //
-// Not yet implemented: clone_redirect, skb_change_proto, tunnel options
-// and map-in-map lookups; a program calling
+// Not yet implemented: tunnel options and map-in-map lookups; a program calling
 // them fails to load, naming the helper. bpf_loop and
 // bpf_for_each_map_elem call back into the program through
 // ebpfvm.Machine.CallFunc; the VM's verifier does not check that a

@@ -367,11 +367,11 @@ func BenchmarkMapLookup(b *testing.B) {
 func TestMissingHelperNamed(t *testing.T) {
 	env := newEnv(t, 1)
 	_, err := ebpfvm.Load(vmInsns(t, asm.Instructions{
-		asm.FnCloneRedirect.Call(), // r0 = clone_redirect(...)
-		asm.Return(),               // exit
+		asm.FnSkbGetTunnelOpt.Call(), // r0 = skb_get_tunnel_opt(...)
+		asm.Return(),                 // exit
 	}), ebpfvm.Options{Helpers: env.Helpers()})
 	require.ErrorIs(t, err, syscall.EINVAL)
-	assert.Contains(t, err.Error(), "bpf_clone_redirect#13")
+	assert.Contains(t, err.Error(), "bpf_skb_get_tunnel_opt#29")
 	_, err = ebpfvm.Load([]ebpfvm.Instruction{
 		{Op: 0x85, Imm: 5000}, // call 5000
 		{Op: 0x95},            // exit

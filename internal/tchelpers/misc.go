@@ -1,6 +1,8 @@
 package tchelpers
 
 import (
+	"syscall"
+
 	"github.com/clsbpf/clsbpf/internal/ebpfvm"
 	"github.com/clsbpf/clsbpf/internal/uapi"
 	"golang.org/x/sys/unix"
@@ -115,4 +117,18 @@ func (e *Env) redirectNeigh(m *ebpfvm.Machine, a *[5]uint64) (uint64, error) {
 	}
 	e.slot(m).redirect = r
 	return uapi.TC_ACT_REDIRECT, nil
+}
+
+// cloneRedirect is bpf_clone_redirect(skb, ifindex, flags): a copy goes
+// to the device now, through Options.CloneRedirect, and the program goes
+// on with the packet.
+func (e *Env) cloneRedirect(m *ebpfvm.Machine, a *[5]uint64) (uint64, error) {
+	p := m.Packet()
+	if p == nil {
+		return 0, errNoPacket
+	}
+	if a[2]&^BPF_F_INGRESS != 0 {
+		return neg(syscall.EINVAL), nil
+	}
+	return uint64(e.clone(p, uint32(a[1]), a[2]&BPF_F_INGRESS != 0)), nil
 }

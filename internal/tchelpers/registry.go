@@ -103,6 +103,12 @@ type Options struct {
 	// over the addresses, protocol and ports. The kernel keys its hash
 	// with a random seed, so only its consistency per flow carries over.
 	FlowHash func(p *packet.Packet) (hash uint32, l4 bool)
+	// CloneRedirect sends a copy of pkt out of (or, with ingress, into)
+	// device ifindex for bpf_clone_redirect, and returns the transmit
+	// result: 0 or a positive NET_XMIT_* code, or a negative errno
+	// (-EINVAL for an unknown device, as the kernel's). It must copy what
+	// it keeps: pkt goes on through the program. nil leaves the helper out.
+	CloneRedirect func(pkt *packet.Packet, ifindex uint32, ingress bool) int64
 	// FIB answers bpf_fib_lookup; nil leaves the helper out, so that a
 	// program calling it fails to load, naming it.
 	FIB FIB
@@ -115,6 +121,7 @@ type Options struct {
 type Env struct {
 	helpers  *ebpfvm.Helpers
 	fib      FIB
+	clone    func(pkt *packet.Packet, ifindex uint32, ingress bool) int64
 	flowHash func(p *packet.Packet) (uint32, bool)
 	now      func(c Clock) uint64
 	slots    []slotState
@@ -156,6 +163,10 @@ func Registry(opts Options) (*Env, error) {
 	}
 	e.fib = opts.FIB
 	hs := e.builtins()
+	e.clone = opts.CloneRedirect
+	if e.clone != nil {
+		hs = append(hs, ebpfvm.Helper{ID: FuncCloneRedirect, Name: "clone_redirect", Func: e.cloneRedirect, Args: 3, ChangesPacket: true})
+	}
 	if e.fib != nil {
 		hs = append(hs, ebpfvm.Helper{ID: FuncFibLookup, Name: "fib_lookup", Func: e.fibLookup, Args: 4})
 	}

@@ -224,3 +224,48 @@ func TestRedirectRecords(t *testing.T) {
 		})
 	}
 }
+
+func TestCloneRedirect(t *testing.T) {
+	type sent struct {
+		ifindex uint32
+		ingress bool
+		frame   []byte
+	}
+	var got []sent
+	env, err := tchelpers.Registry(tchelpers.Options{CloneRedirect: func(pkt *packet.Packet, ifindex uint32, ingress bool) int64 {
+		if ifindex != 4 {
+			return -int64(syscall.EINVAL)
+		}
+		got = append(got, sent{ifindex, ingress, append([]byte{}, pkt.Bytes()...)})
+		return 0
+	}})
+	require.NoError(t, err)
+	tests := []struct {
+		name    string
+		ifindex int64
+		flags   int64
+		want    int64
+		sent    bool
+	}{
+		{"egress", 4, 0, 0, true},
+		{"ingress", 4, 1, 0, true},
+		{"unknown device", 5, 0, -int64(syscall.EINVAL), false},
+		{"bad flags", 4, 2, -int64(syscall.EINVAL), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got = nil
+			pk := frame(64)
+			r0 := callOn(t, env, pk, asm.FnCloneRedirect, tt.ifindex, tt.flags)
+			assert.Equal(t, tt.want, r0)
+			if !tt.sent {
+				assert.Empty(t, got)
+				return
+			}
+			require.Len(t, got, 1)
+			assert.Equal(t, uint32(tt.ifindex), got[0].ifindex)
+			assert.Equal(t, tt.flags == 1, got[0].ingress)
+			assert.Equal(t, pk.Bytes(), got[0].frame)
+		})
+	}
+}
