@@ -241,3 +241,54 @@ func TestSkbWritesLikeKernel(t *testing.T) {
 	t.Logf("%d writes compared with the kernel", runs)
 	assert.Greater(t, runs, 200)
 }
+
+// The tstamp rules of bpf_convert_tstamp_read and
+// bpf_convert_tstamp_write, which BPF_PROG_TEST_RUN cannot show (its skb
+// is not at ingress and has no delivery time).
+func TestSkbTstampIngress(t *testing.T) {
+	readTstamp := []I{
+		ldx(uapi.BPF_DW, 0, 1, uapi.SKB_OFF_TSTAMP), // r0 = skb->tstamp
+		exit(), // exit
+	}
+	readBoth := []I{
+		ldx(uapi.BPF_B, 2, 1, uapi.SKB_OFF_TSTAMP_TYPE), // r2 = skb->tstamp_type
+		ldx(uapi.BPF_DW, 0, 1, uapi.SKB_OFF_TSTAMP),     // r0 = skb->tstamp
+		exit(), // exit
+	}
+	writeTstamp := []I{
+		mov64K(2, 77), // r2 = 77
+		stx(uapi.BPF_DW, 1, 2, uapi.SKB_OFF_TSTAMP), // skb->tstamp = r2
+		mov64K(0, 0), // r0 = 0
+		exit(),       // exit
+	}
+	tests := []struct {
+		name     string
+		prog     []I
+		dir      packet.Direction
+		typ      packet.TstampType
+		want     uint64
+		wantTs   uint64
+		wantType packet.TstampType
+	}{
+		{"egress mono read", readTstamp, packet.Egress, packet.TstampMonotonic, 1000, 1000, packet.TstampMonotonic},
+		{"ingress realtime read", readTstamp, packet.Ingress, packet.TstampRealtime, 1000, 1000, packet.TstampRealtime},
+		{"ingress mono read hidden", readTstamp, packet.Ingress, packet.TstampMonotonic, 0, 1000, packet.TstampMonotonic},
+		{"ingress tai read hidden", readTstamp, packet.Ingress, packet.TstampTAI, 0, 1000, packet.TstampTAI},
+		{"ingress mono read with tstamp_type access", readBoth, packet.Ingress, packet.TstampMonotonic, 1000, 1000, packet.TstampMonotonic},
+		{"ingress write clears the type", writeTstamp, packet.Ingress, packet.TstampMonotonic, 0, 77, packet.TstampRealtime},
+		{"egress write keeps the type", writeTstamp, packet.Egress, packet.TstampMonotonic, 0, 77, packet.TstampMonotonic},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := ebpfvm.Load(tt.prog, ebpfvm.Options{})
+			require.NoError(t, err)
+			pk := testRunPacket(t, frame64(), nil)
+			pk.Direction, pk.Tstamp, pk.TstampType = tt.dir, 1000, tt.typ
+			got, err := p.Run(pk)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.wantTs, pk.Tstamp)
+			assert.Equal(t, tt.wantType, pk.TstampType)
+		})
+	}
+}
