@@ -99,7 +99,7 @@ func (m *Machine) Object(handle uint64) (any, bool) {
 	}
 	i := uint32(handle)
 	if i >= uint32(len(m.prog.objects)) {
-		return nil, false
+		return m.dynObject(i - uint32(len(m.prog.objects)))
 	}
 	return m.prog.objects[i], true
 }

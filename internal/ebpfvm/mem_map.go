@@ -35,10 +35,44 @@ var ErrTooManyValues = errors.New("ebpfvm: more distinct map values in one run t
 // errNotShared reports memory that package atomicmem cannot operate on.
 var errNotShared = errors.New("ebpfvm: map value memory is not 8-byte aligned atomicmem memory")
 
-// dynState is the machine's table of dynamic map value regions.
+// dynState is the machine's table of dynamic map value regions and of
+// map handles helpers hand out (inner maps of map-in-maps).
 type dynState struct {
 	first int // index in Machine.regions of the first dynamic region
 	used  int // entries taken in this run
+	objs  [DynamicHandles]any
+	nobjs int
+}
+
+// DynamicHandles is how many distinct maps one run can get handles to
+// from helpers (bpf_map_lookup_elem on an array or hash of maps).
+const DynamicHandles = 64
+
+// MapHandle returns a handle the program can pass to helpers for obj (an
+// inner map a map-in-map lookup found), as LD_IMM64 handles are; helpers
+// get obj back through Object. The handle is valid until the run ends.
+// obj must be comparable (the maps are pointers).
+func (m *Machine) MapHandle(obj any) (uint64, error) {
+	d := &m.dyn
+	for i := 0; i < d.nobjs; i++ {
+		if d.objs[i] == obj {
+			return uint64(handleTag)<<32 | uint64(len(m.prog.objects)+i), nil
+		}
+	}
+	if d.nobjs == DynamicHandles {
+		return 0, ErrTooManyValues
+	}
+	d.objs[d.nobjs] = obj
+	d.nobjs++
+	return uint64(handleTag)<<32 | uint64(len(m.prog.objects)+d.nobjs-1), nil
+}
+
+// dynObject returns dynamic handle i's object.
+func (m *Machine) dynObject(i uint32) (any, bool) {
+	if i >= uint32(m.dyn.nobjs) {
+		return nil, false
+	}
+	return m.dyn.objs[i], true
 }
 
 // isMapAddr reports whether address a is in a map value region (static or
@@ -83,6 +117,8 @@ func (m *Machine) resetDynamic() {
 	d := &m.dyn
 	clear(m.regions[d.first : d.first+d.used])
 	d.used = 0
+	clear(d.objs[:d.nobjs])
+	d.nobjs = 0
 	m.tail.count = 0
 }
 

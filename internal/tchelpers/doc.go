@@ -26,7 +26,9 @@
 // BPF_F_RDONLY_PROG maps give read-only pointers. Keys and values are
 // copied from program memory before the map sees them. Per-CPU maps index
 // by the run's execution slot (packet.Packet.Slot), which
-// bpf_get_smp_processor_id returns.
+// bpf_get_smp_processor_id returns. A lookup in an array or hash of maps
+// returns the inner map as a handle (ebpfvm.Machine.MapHandle) the
+// program passes on to the next map helper.
 //
 // The redirect helpers record their target per slot (Env.Redirect), as
 // the kernel's per-CPU bpf_redirect_info; the caller acts on it when the
@@ -50,7 +52,7 @@
 //
 // # Limits
 //
-// Not yet implemented: tunnel options and map-in-map lookups; a program calling
+// Not yet implemented: tunnel options; a program calling
 // them fails to load, naming the helper. bpf_loop and
 // bpf_for_each_map_elem call back into the program through
 // ebpfvm.Machine.CallFunc; the VM's verifier does not check that a

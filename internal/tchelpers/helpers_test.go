@@ -379,3 +379,44 @@ func TestMissingHelperNamed(t *testing.T) {
 	require.ErrorIs(t, err, syscall.EINVAL)
 	assert.Contains(t, err.Error(), "unknown#5000")
 }
+
+// A lookup in an array of maps yields the inner map, which the program
+// looks up in turn.
+func TestMapInMapLookup(t *testing.T) {
+	innerSpec := &maps.Spec{Type: maps.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 1}
+	outer, err := maps.New(&maps.Spec{Type: maps.BPF_MAP_TYPE_ARRAY_OF_MAPS, KeySize: 4, ValueSize: 4, MaxEntries: 2, Inner: innerSpec}, maps.Options{Slots: 1})
+	require.NoError(t, err)
+	inner, err := maps.New(innerSpec, maps.Options{Slots: 1})
+	require.NoError(t, err)
+	require.Zero(t, outer.(maps.ObjectMap).UpdateObject([]byte{1, 0, 0, 0}, inner, 0))
+	prog := func(slot int32) asm.Instructions {
+		return append(lookupKey(10, slot), asm.Instructions{
+			asm.JEq.Imm(asm.R0, 0, "miss"),              // if r0 == NULL goto miss
+			asm.Mov.Reg(asm.R1, asm.R0),                 // r1 = inner map
+			asm.Mov.Reg(asm.R2, asm.RFP),                // r2 = fp
+			asm.Add.Imm(asm.R2, -8),                     // r2 = fp-8
+			asm.Mov.Imm(asm.R3, 0),                      // r3 = 0
+			asm.StoreMem(asm.RFP, -8, asm.R3, asm.Word), // key 0
+			asm.FnMapLookupElem.Call(),                  // r0 = lookup(inner, 0)
+			asm.JEq.Imm(asm.R0, 0, "miss"),              // if r0 == NULL goto miss
+			asm.Mov.Imm(asm.R3, 5),                      // r3 = 5
+			asm.StoreMem(asm.R0, 0, asm.R3, asm.DWord),  // *value = 5
+			asm.Mov.Imm(asm.R0, 1),                      // r0 = 1
+			asm.Return(),                                // exit
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("miss"),   // r0 = 0
+			asm.Return(),                                // exit
+		}...)
+	}
+	for _, tt := range []struct {
+		slot int32
+		want uint64
+	}{{1, 1}, {0, 0}, {2, 0}} {
+		p := load(t, newEnv(t, 1), linker{outer}, prog(tt.slot))
+		r0, err := p.Run(frame(64))
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, r0, "outer slot %d", tt.slot)
+	}
+	v := make([]byte, 8)
+	require.Zero(t, inner.SysLookup([]byte{0, 0, 0, 0}, v, 0))
+	assert.Equal(t, uint64(5), binary.LittleEndian.Uint64(v))
+}

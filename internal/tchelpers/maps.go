@@ -75,12 +75,26 @@ func mapLookup(m *ebpfvm.Machine, a *[5]uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if objectMap(mp) {
-		return 0, fmt.Errorf("%w: %s lookup", errMapOp, mp.Info().Spec.Type)
+	t := mp.Info().Spec.Type
+	if objectMap(mp) && t != maps.BPF_MAP_TYPE_ARRAY_OF_MAPS && t != maps.BPF_MAP_TYPE_HASH_OF_MAPS {
+		return 0, fmt.Errorf("%w: %s lookup", errMapOp, t)
 	}
 	key, err := readArg(m, 0, a[1], mp.Info().Spec.KeySize)
 	if err != nil {
 		return 0, err
+	}
+	if objectMap(mp) {
+		// A map-in-map lookup yields the inner map, as a handle the
+		// program passes to the next helper.
+		om, ok := mp.(maps.ObjectMap)
+		if !ok {
+			return 0, fmt.Errorf("%w: %s lookup", errMapOp, t)
+		}
+		inner := om.LookupObject(key)
+		if inner == nil {
+			return 0, nil
+		}
+		return m.MapHandle(inner)
 	}
 	return valuePtr(m, mp, mp.Lookup(key, slotOf(m)))
 }
