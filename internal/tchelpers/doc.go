@@ -52,8 +52,10 @@
 //
 // # Limits
 //
-// Not yet implemented: tunnel options; a program calling
-// them fails to load, naming the helper. bpf_loop and
+// Helpers of the tc list not implemented (skb_under_cgroup, the socket
+// lookups, syncookies, xfrm state, check_mtu, skb_set_tstamp, cgroup ids
+// and others) are missing from the registry: a program calling one fails
+// to load, naming the helper. bpf_loop and
 // bpf_for_each_map_elem call back into the program through
 // ebpfvm.Machine.CallFunc; the VM's verifier does not check that a
 // callback is static, as the kernel's does. skb_adjust_room keeps no

@@ -367,11 +367,11 @@ func BenchmarkMapLookup(b *testing.B) {
 func TestMissingHelperNamed(t *testing.T) {
 	env := newEnv(t, 1)
 	_, err := ebpfvm.Load(vmInsns(t, asm.Instructions{
-		asm.FnSkbGetTunnelOpt.Call(), // r0 = skb_get_tunnel_opt(...)
-		asm.Return(),                 // exit
+		asm.FnSkbUnderCgroup.Call(), // r0 = skb_under_cgroup(...)
+		asm.Return(),                // exit
 	}), ebpfvm.Options{Helpers: env.Helpers()})
 	require.ErrorIs(t, err, syscall.EINVAL)
-	assert.Contains(t, err.Error(), "bpf_skb_get_tunnel_opt#29")
+	assert.Contains(t, err.Error(), "bpf_skb_under_cgroup#33")
 	_, err = ebpfvm.Load([]ebpfvm.Instruction{
 		{Op: 0x85, Imm: 5000}, // call 5000
 		{Op: 0x95},            // exit

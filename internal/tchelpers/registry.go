@@ -38,6 +38,8 @@ const (
 	FuncGetRouteRealm       = 24
 	FuncSkbLoadBytes        = 26
 	FuncCsumDiff            = 28
+	FuncSkbGetTunnelOpt     = 29
+	FuncSkbSetTunnelOpt     = 30
 	FuncSkbChangeProto      = 31
 	FuncSkbChangeType       = 32
 	FuncSkbChangeTail       = 38
@@ -257,6 +259,8 @@ func (e *Env) builtins() []ebpfvm.Helper {
 		{ID: FuncForEachMapElem, Name: "for_each_map_elem", Func: e.forEachMapElem, Args: 4},
 		{ID: FuncSkbAdjustRoom, Name: "skb_adjust_room", Func: skbAdjustRoom, Args: 4, ChangesPacket: true},
 		{ID: FuncSkbChangeProto, Name: "skb_change_proto", Func: skbChangeProto, Args: 3, ChangesPacket: true},
+		{ID: FuncSkbGetTunnelOpt, Name: "skb_get_tunnel_opt", Func: skbGetTunnelOpt, Args: 3},
+		{ID: FuncSkbSetTunnelOpt, Name: "skb_set_tunnel_opt", Func: skbSetTunnelOpt, Args: 3},
 		{ID: FuncSetHash, Name: "set_hash", Func: setHash, Args: 2},
 		{ID: FuncSetHashInvalid, Name: "set_hash_invalid", Func: setHashInvalid, Args: 1},
 		{ID: FuncGetCgroupClassid, Name: "get_cgroup_classid", Func: getCgroupClassid, Args: 1},

@@ -152,3 +152,64 @@ func skbSetTunnelKey(m *ebpfvm.Machine, a *[5]uint64) (uint64, error) {
 	}
 	return 0, nil
 }
+
+// Tunnel option flags (IP_TUNNEL_OPTS: GENEVE, VXLAN, ERSPAN and GTP
+// options present) and their limit.
+const (
+	tunnelOptsPresent = 0x0800 | 0x1000 | 0x4000 | 0x8000
+	tunnelOptsMax     = 255
+)
+
+// skbGetTunnelOpt is bpf_skb_get_tunnel_opt(skb, opt, size): the options
+// into opt, zero-padded; the result is their length.
+func skbGetTunnelOpt(m *ebpfvm.Machine, a *[5]uint64) (uint64, error) {
+	p, err := pkt(m)
+	if err != nil {
+		return 0, err
+	}
+	size := uint32(a[2])
+	if _, ok := m.Mem(a[1], int(size), true); !ok {
+		return 0, errBadMemArg
+	}
+	out := m.Scratch(0, int(size))
+	clear(out)
+	t := &p.Tunnel
+	ret := uint64(t.OptLen)
+	switch {
+	case !t.Present || t.Flags&tunnelOptsPresent == 0:
+		ret = neg(syscall.ENOENT)
+	case size < uint32(t.OptLen):
+		ret = neg(syscall.ENOMEM)
+	default:
+		copy(out, t.Options[:t.OptLen])
+	}
+	m.Write(a[1], out)
+	return ret, nil
+}
+
+// skbSetTunnelOpt is bpf_skb_set_tunnel_opt(skb, opt, size): options for
+// the transmit key bpf_skb_set_tunnel_key attached.
+func skbSetTunnelOpt(m *ebpfvm.Machine, a *[5]uint64) (uint64, error) {
+	p, err := pkt(m)
+	if err != nil {
+		return 0, err
+	}
+	size := uint32(a[2])
+	src, err := readArg(m, 0, a[1], size)
+	if err != nil {
+		return 0, err
+	}
+	t := &p.Tunnel
+	if !t.Present || !t.Transmit || size&3 != 0 {
+		return neg(syscall.EINVAL), nil
+	}
+	if size > tunnelOptsMax {
+		return neg(syscall.ENOMEM), nil
+	}
+	t.OptLen = uint8(size)
+	copy(t.Options[:], src)
+	if size > 0 {
+		t.Flags |= tunnelOptsPresent
+	}
+	return 0, nil
+}
