@@ -17,6 +17,9 @@ type Insn struct {
 	Text string
 	// Cond is set for a conditional jump, whose directions are counted.
 	Cond bool
+	// Source is the C source line, when the program came with BTF line
+	// information.
+	Source Source
 }
 
 // Coverage counts, over many runs of one program, how often each

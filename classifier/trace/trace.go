@@ -2,6 +2,7 @@ package trace
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -21,6 +22,10 @@ const (
 	RegionPacket    Region = iota + 1 // packet bytes; negative offsets are SKF_NET_OFF/SKF_LL_OFF relative
 	RegionScratch                     // classic scratch memory M[0..15]; the offset is the word index
 	RegionAncillary                   // a classic SKF_AD_* extension; the offset is its number
+	RegionContext                     // an eBPF program's context (struct __sk_buff); the offset is the field's
+	RegionStack                       // an eBPF program's stack; the offset is relative to the frame pointer r10
+	RegionMap                         // an eBPF map value; the offset is within the value
+	RegionMemory                      // memory an eBPF run was given; the offset is from its start
 )
 
 // String returns the region's name as traces print it.
@@ -32,6 +37,14 @@ func (r Region) String() string {
 		return "M"
 	case RegionAncillary:
 		return "anc"
+	case RegionContext:
+		return "ctx"
+	case RegionStack:
+		return "fp"
+	case RegionMap:
+		return "map"
+	case RegionMemory:
+		return "mem"
 	}
 	return fmt.Sprintf("region(%d)", uint8(r))
 }
@@ -74,6 +87,49 @@ const (
 	BranchNotTaken               // the condition failed (jf)
 )
 
+// Source is the C source line an instruction was compiled from, as BTF
+// line information records it. The zero Source means none is known.
+type Source struct {
+	// File is the source file's name as the compiler recorded it.
+	File string
+	// Line is the 1-based line number; 0 means no line is known.
+	Line int
+	// Text is the line's text, with surrounding white space removed.
+	Text string
+}
+
+// String returns "file:line", the file's base name only, or "" for the
+// zero Source.
+func (s Source) String() string {
+	if s.Line == 0 {
+		return ""
+	}
+	f := s.File
+	if i := strings.LastIndexByte(f, '/'); i >= 0 {
+		f = f[i+1:]
+	}
+	return f + ":" + strconv.Itoa(s.Line)
+}
+
+// Call is a helper call of a step: the helper, its arguments and its
+// result.
+type Call struct {
+	// ID is the helper's number (enum bpf_func_id).
+	ID int32
+	// Name is the helper's name ("bpf_skb_vlan_push").
+	Name string
+	// Args are R1..R5 at the call.
+	Args [5]uint64
+	// Result is R0 after the call; undefined when the call ended the run.
+	Result uint64
+}
+
+// String returns the call as text: "call bpf_map_lookup_elem(0x1, 0x2,
+// ...) = 0x0", with the five arguments R1..R5.
+func (c Call) String() string {
+	return fmt.Sprintf("call %s(%#x, %#x, %#x, %#x, %#x) = %#x", c.Name, c.Args[0], c.Args[1], c.Args[2], c.Args[3], c.Args[4], c.Result)
+}
+
 // Step is one executed instruction.
 type Step struct {
 	// PC is the instruction's index.
@@ -89,6 +145,12 @@ type Step struct {
 	HasAccess bool
 	// Ends is set on the step that ended the run (a return or a fault).
 	Ends bool
+	// Call is the helper call, valid when HasCall is set (eBPF only).
+	Call    Call
+	HasCall bool
+	// Source is the C source line of the instruction, when the program
+	// came with BTF line information (eBPF only).
+	Source Source
 
 	reads, writes   [MaxRegs]Reg
 	nreads, nwrites uint8
@@ -175,10 +237,20 @@ func (t *Trace) Last() *Step {
 // String returns the trace as text, one line per step: the pc, the
 // bytecode, the disassembly, the registers read and written, the memory
 // access and the branch direction, then the result.
+//
+// When the steps carry source lines, each change of line is announced by
+// a line "; text  (file:line)" before the step, as bpftool prints
+// programs with line information.
 func (t *Trace) String() string {
 	var b strings.Builder
+	var src Source
 	for i := range t.Steps {
-		b.WriteString(t.Steps[i].String())
+		s := &t.Steps[i]
+		if s.Source.Line != 0 && s.Source != src {
+			src = s.Source
+			fmt.Fprintf(&b, "; %s  (%s)\n", src.Text, src)
+		}
+		b.WriteString(s.String())
 		b.WriteByte('\n')
 	}
 	if t.Truncated {
@@ -214,6 +286,10 @@ func (s *Step) String() string {
 		b.WriteString(" | ")
 		b.WriteString(s.Access.String())
 	}
+	if s.HasCall {
+		b.WriteString(" | ")
+		b.WriteString(s.Call.String())
+	}
 	switch s.Branch {
 	case BranchTaken:
 		b.WriteString(" | taken")
@@ -240,6 +316,14 @@ func (a Access) String() string {
 		where = fmt.Sprintf("M[%d]", a.Offset)
 	case RegionAncillary:
 		where = fmt.Sprintf("anc[%s]", a.Name)
+	case RegionStack:
+		where = fmt.Sprintf("fp[%d:%d]", a.Offset, a.Size)
+	case RegionContext:
+		if a.Name != "" {
+			where = fmt.Sprintf("ctx[%s]", a.Name)
+		} else {
+			where = fmt.Sprintf("ctx[%d:%d]", a.Offset, a.Size)
+		}
 	default:
 		where = fmt.Sprintf("%s[%d:%d]", a.Region, a.Offset, a.Size)
 	}

@@ -76,7 +76,12 @@ func TestStrings(t *testing.T) {
 }
 
 func TestCoverage(t *testing.T) {
-	insns := []Insn{{"0 0 0 1", "(000) ld #0x1", false}, {"21 0 1 1", "(001) jeq #0x1 jt 2 jf 3", true}, {"6 0 0 1", "(002) ret #1", false}, {"6 0 0 0", "(003) ret #0", false}}
+	insns := []Insn{
+		{Bytecode: "0 0 0 1", Text: "(000) ld #0x1"},
+		{Bytecode: "21 0 1 1", Text: "(001) jeq #0x1 jt 2 jf 3", Cond: true},
+		{Bytecode: "6 0 0 1", Text: "(002) ret #1"},
+		{Bytecode: "6 0 0 0", Text: "(003) ret #0"},
+	}
 	c := NewCoverage(insns)
 	insns[0].Text = "changed" // NewCoverage copies
 	assert.Equal(t, "(000) ld #0x1", c.Insn(0).Text)

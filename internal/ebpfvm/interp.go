@@ -32,6 +32,12 @@ const (
 
 // interpret runs the program with the reference interpreter.
 func (m *Machine) interpret(r1, r2 uint64) (uint64, error) {
+	return m.interpretHook(r1, r2, nil)
+}
+
+// interpretHook is interpret that calls hook, when not nil, before each
+// instruction with its pc and the registers (trace.go).
+func (m *Machine) interpretHook(r1, r2 uint64, hook Hook) (uint64, error) {
 	p := m.prog
 	var r [uapi.MAX_BPF_REG]uint64
 	r[1], r[2] = r1, r2
@@ -54,6 +60,9 @@ func (m *Machine) interpret(r1, r2 uint64) (uint64, error) {
 		return true
 	}
 	for {
+		if hook != nil {
+			hook.Step(pc, &r)
+		}
 		if p.insns[pc].op == opDead {
 			return fault(pc, ErrBadCall) // unreachable: the verifier proved it
 		}
