@@ -18,13 +18,39 @@ import (
 )
 
 // EqualVerdict reports an error on tb when got, a program's return value or
-// a classifier.Result's Verdict, is not want. The message names both
-// verdicts as tc does (pass, drop, ...) with their TC_ACT_* numbers.
+// a classifier.Result's Verdict, is not want. The message shows both
+// verdicts as numbers with their TC_ACT_* names ("got 2 (TC_ACT_SHOT)"),
+// or as tc prints an extended opcode ("goto chain 3").
 func EqualVerdict[V ~uint32 | ~int32](tb testing.TB, got V, want action.Verdict) {
 	tb.Helper()
 	if g := action.Verdict(got); g != want {
-		tb.Errorf("verdict: got %s (%d), want %s (%d)", g, int32(g), want, int32(want))
+		tb.Errorf("verdict: got %s, want %s", verdictName(g), verdictName(want))
 	}
+}
+
+// verdictNames are the TC_ACT_* names of include/uapi/linux/pkt_cls.h.
+var verdictNames = map[action.Verdict]string{
+	action.Unspec:     "TC_ACT_UNSPEC",
+	action.OK:         "TC_ACT_OK",
+	action.Reclassify: "TC_ACT_RECLASSIFY",
+	action.Shot:       "TC_ACT_SHOT",
+	action.Pipe:       "TC_ACT_PIPE",
+	action.Stolen:     "TC_ACT_STOLEN",
+	action.Queued:     "TC_ACT_QUEUED",
+	action.Repeat:     "TC_ACT_REPEAT",
+	action.Redirect:   "TC_ACT_REDIRECT",
+	action.Trap:       "TC_ACT_TRAP",
+}
+
+// verdictName is v as a number and, when it has one, its name.
+func verdictName(v action.Verdict) string {
+	if v.IsGotoChain() || v.IsJump() {
+		return fmt.Sprintf("%d (%s)", int32(v), v)
+	}
+	if n, ok := verdictNames[v]; ok {
+		return fmt.Sprintf("%d (%s)", int32(v), n)
+	}
+	return fmt.Sprintf("%d", int32(v))
 }
 
 // EqualClassID reports an error on tb when got, a classic-mode return value
