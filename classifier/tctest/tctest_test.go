@@ -243,10 +243,10 @@ func TestEqualContext(t *testing.T) {
 
 func TestRunClassicThroughChain(t *testing.T) {
 	prog, err := cbpf.Load([]bpf.Instruction{
-		bpf.LoadAbsolute{Off: 36, Size: 2},                      // ldh [36]: the UDP destination port
+		bpf.LoadAbsolute{Off: 36, Size: 2},                     // ldh [36]: the UDP destination port
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 53, SkipFalse: 1}, // jeq #53, L2, L3
-		bpf.RetConstant{Val: 0x10020},                           // L2: ret #0x10020: class 1:20
-		bpf.RetConstant{Val: 0},                                 // L3: ret #0: no match
+		bpf.RetConstant{Val: 0x10020},                          // L2: ret #0x10020: class 1:20
+		bpf.RetConstant{Val: 0},                                // L3: ret #0: no match
 	})
 	require.NoError(t, err)
 	tests := []struct {
