@@ -77,26 +77,26 @@ var testRunPrograms = func() map[string][]ebpf.Instruction {
 		ins(0x95, 0, 0, 0, 0),                     // exit
 	}
 	progs["write"] = []ebpf.Instruction{
-		ins(0x61, 2, 1, uapi.SKB_OFF_MARK, 0),           // r2 = skb->mark
-		ins(0x07, 2, 0, 0, 1),                           // r2 += 1
-		ins(0x63, 1, 2, uapi.SKB_OFF_MARK, 0),           // skb->mark = r2
-		ins(0xb7, 3, 0, 0, 7),                           // r3 = 7
-		ins(0x63, 1, 3, uapi.SKB_OFF_PRIORITY, 0),       // skb->priority = r3
-		ins(0x63, 1, 3, uapi.SKB_OFF_TC_CLASSID, 0),     // skb->tc_classid = r3
-		ins(0x63, 1, 3, uapi.SKB_OFF_TC_INDEX, 0),       // skb->tc_index = r3
-		ins(0x63, 1, 3, uapi.SKB_OFF_QUEUE_MAPPING, 0),  // skb->queue_mapping = r3
-		ins(0x63, 1, 2, uapi.SKB_OFF_CB+8, 0),           // skb->cb[2] = r2
-		ins(0x7b, 1, 3, uapi.SKB_OFF_TSTAMP, 0),         // skb->tstamp = r3
-		ins(0x61, 4, 1, uapi.SKB_OFF_DATA, 0),           // r4 = skb->data
-		ins(0x61, 5, 1, uapi.SKB_OFF_DATA_END, 0),       // r5 = skb->data_end
-		ins(0xbf, 6, 4, 0, 0),                           // r6 = r4
-		ins(0x07, 6, 0, 0, 14),                          // r6 += 14
-		ins(0x2d, 6, 5, 3, 0),                           // if r6 > r5 goto +3
-		ins(0x71, 7, 4, 13, 0),                          // r7 = *(u8 *)(r4 + 13)
-		ins(0xa7, 7, 0, 0, 0x5a),                        // r7 ^= 0x5a
-		ins(0x73, 4, 7, 13, 0),                          // *(u8 *)(r4 + 13) = r7
-		ins(0xb7, 0, 0, 0, 7),                           // r0 = 7
-		ins(0x95, 0, 0, 0, 0),                           // exit
+		ins(0x61, 2, 1, uapi.SKB_OFF_MARK, 0),          // r2 = skb->mark
+		ins(0x07, 2, 0, 0, 1),                          // r2 += 1
+		ins(0x63, 1, 2, uapi.SKB_OFF_MARK, 0),          // skb->mark = r2
+		ins(0xb7, 3, 0, 0, 7),                          // r3 = 7
+		ins(0x63, 1, 3, uapi.SKB_OFF_PRIORITY, 0),      // skb->priority = r3
+		ins(0x63, 1, 3, uapi.SKB_OFF_TC_CLASSID, 0),    // skb->tc_classid = r3
+		ins(0x63, 1, 3, uapi.SKB_OFF_TC_INDEX, 0),      // skb->tc_index = r3
+		ins(0x63, 1, 3, uapi.SKB_OFF_QUEUE_MAPPING, 0), // skb->queue_mapping = r3
+		ins(0x63, 1, 2, uapi.SKB_OFF_CB+8, 0),          // skb->cb[2] = r2
+		ins(0x7b, 1, 3, uapi.SKB_OFF_TSTAMP, 0),        // skb->tstamp = r3
+		ins(0x61, 4, 1, uapi.SKB_OFF_DATA, 0),          // r4 = skb->data
+		ins(0x61, 5, 1, uapi.SKB_OFF_DATA_END, 0),      // r5 = skb->data_end
+		ins(0xbf, 6, 4, 0, 0),                          // r6 = r4
+		ins(0x07, 6, 0, 0, 14),                         // r6 += 14
+		ins(0x2d, 6, 5, 3, 0),                          // if r6 > r5 goto +3
+		ins(0x71, 7, 4, 13, 0),                         // r7 = *(u8 *)(r4 + 13)
+		ins(0xa7, 7, 0, 0, 0x5a),                       // r7 ^= 0x5a
+		ins(0x73, 4, 7, 13, 0),                         // *(u8 *)(r4 + 13) = r7
+		ins(0xb7, 0, 0, 0, 7),                          // r0 = 7
+		ins(0x95, 0, 0, 0, 0),                          // exit
 	}
 	progs["grow"] = []ebpf.Instruction{
 		ins(0x61, 2, 1, uapi.SKB_OFF_LEN, 0), // r2 = skb->len
