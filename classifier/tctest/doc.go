@@ -22,10 +22,12 @@
 // gopacket layer by layer, context fields by their struct __sk_buff names.
 //
 // A packet from Frame or Packet is what BPF_PROG_TEST_RUN hands a
-// SCHED_CLS program (packet.Packet.SetFrame): the frame from its MAC
-// header at tc ingress, no device, all metadata zero. The context is the
-// packet's exported fields: set Mark, Priority, CB, Ifindex, Direction or
-// the VLAN fields before the run.
+// SCHED_CLS program given no context: the frame from its MAC header on the
+// loopback device at egress, pkt_type from the destination address as
+// eth_type_trans sets it, every other field zero; a test in this package
+// holds those defaults to the kernel's. The context is the packet's
+// exported fields: set Mark, Priority, CB, Ifindex, Direction or the VLAN
+// fields before the run.
 //
 // # Concurrency
 //
@@ -44,7 +46,8 @@
 //
 // Run runs the program with the library's engines, which follow the
 // kernel's cls_bpf and BPF_PROG_TEST_RUN (net/sched/cls_bpf.c,
-// net/bpf/test_run.c, net/core/filter.c); the kit does not compare with
-// the kernel itself. Chain and Block add filters with default
-// configuration (no offload devices, no class binding).
+// net/bpf/test_run.c, net/core/filter.c); the kit itself does not run the
+// kernel. Frame needs at least an Ethernet header (14 bytes). Chain and
+// Block add filters with default configuration (no offload devices, no
+// class binding).
 package tctest

@@ -128,10 +128,13 @@ func Packet(tb testing.TB, stack ...gopacket.SerializableLayer) *packet.Packet {
 }
 
 // Frame builds a packet holding a copy of an Ethernet frame as
-// BPF_PROG_TEST_RUN hands it to a SCHED_CLS program (packet.Packet.SetFrame):
-// tc ingress, no device, all metadata zero. Set the exported fields of the
-// result (Mark, Priority, CB, Ifindex, Direction, VLANPresent, VLANTCI,
-// VLANProto, ...) for the context the program should see.
+// BPF_PROG_TEST_RUN hands it to a SCHED_CLS program given no context
+// (net/bpf/test_run.c): the frame from its MAC header on the loopback
+// device (Ifindex 1, whose address is all zeros: PktType is Host for a
+// frame to 00:00:00:00:00:00, Multicast for a group address, OtherHost
+// otherwise), at egress (the hook test runs take), every other field zero.
+// Set the exported fields of the result (Mark, Priority, CB, Ifindex,
+// Direction, VLANPresent, VLANTCI, VLANProto, ...) for another context.
 func Frame(tb testing.TB, frame []byte) *packet.Packet {
 	tb.Helper()
 	p := packet.New(len(frame))
@@ -139,8 +142,22 @@ func Frame(tb testing.TB, frame []byte) *packet.Packet {
 		tb.Fatalf("tctest: frame: %v", err)
 		return nil
 	}
+	switch {
+	case frame[0]&1 != 0:
+		p.PktType = packet.Multicast
+	case frame[0]|frame[1]|frame[2]|frame[3]|frame[4]|frame[5] == 0:
+		p.PktType = packet.Host
+	default:
+		p.PktType = packet.OtherHost
+	}
+	p.Ifindex = loopbackIfindex
+	p.Direction = packet.Egress
 	return p
 }
+
+// loopbackIfindex is the loopback device's ifindex in every network
+// namespace, the device BPF_PROG_TEST_RUN runs on by default.
+const loopbackIfindex = 1
 
 // Run runs prog on pkt and returns R0's low 32 bits: a verdict for a
 // direct-action program, a classid in classic mode. A run fault of an eBPF

@@ -113,7 +113,9 @@ func TestFrame(t *testing.T) {
 	pkt := tctest.Frame(t, frame)
 	assert.Equal(t, frame, pkt.Bytes())
 	assert.Equal(t, uint16(0x0800), pkt.Protocol)
-	assert.Equal(t, packet.Ingress, pkt.Direction)
+	assert.Equal(t, packet.Egress, pkt.Direction)
+	assert.Equal(t, packet.OtherHost, pkt.PktType)
+	assert.Equal(t, uint32(1), pkt.Ifindex)
 
 	f := check(t, func(tb testing.TB) { tctest.Frame(tb, nil) })
 	require.True(t, f.fatal)
