@@ -10,6 +10,7 @@ import (
 	"sort"
 	"syscall"
 
+	"github.com/clsbpf/clsbpf/classifier/trace"
 	"github.com/clsbpf/clsbpf/internal/ciliumadapt"
 	"github.com/clsbpf/clsbpf/internal/ebpfvm"
 )
@@ -110,6 +111,10 @@ type ProgramSpec struct {
 	// clang -g objects do); the kernel requires it for bpf-to-bpf function
 	// pointers and LD_ABS in subprograms.
 	FuncInfo bool
+	// Lines holds the C source line of each instruction slot, from the
+	// object's BTF line information; nil when the object has none.
+	// Traces, coverage reports and run faults name these lines.
+	Lines []trace.Source
 }
 
 // Copy returns a deep copy of the spec.
@@ -119,6 +124,9 @@ func (ps *ProgramSpec) Copy() *ProgramSpec {
 	}
 	c := *ps
 	c.Instructions = append([]Instruction(nil), ps.Instructions...)
+	if ps.Lines != nil {
+		c.Lines = append([]trace.Source(nil), ps.Lines...)
+	}
 	c.MapRefs = make(map[int]string, len(ps.MapRefs))
 	for k, v := range ps.MapRefs {
 		c.MapRefs[k] = v
@@ -257,8 +265,10 @@ func loadObject(elf []byte) (*ObjectSpec, error) {
 	for _, v := range obj.Vars {
 		spec.Variables[v.Name] = &VariableSpec{Name: v.Name, Section: v.Section, Offset: v.Offset, Size: v.Size}
 	}
+	lines := sourceLines(elf)
 	for _, p := range obj.Programs {
 		spec.Programs[p.Name] = &ProgramSpec{
+			Lines:        linesOf(lines, p.Name, len(p.Insns)),
 			Name:         p.Name,
 			SectionName:  p.Section,
 			Type:         ProgramType(p.Type),

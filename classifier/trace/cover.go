@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"slices"
 	"sync/atomic"
 	"syscall"
 )
@@ -223,4 +224,129 @@ func sign(n uint64) string {
 		return "+"
 	}
 	return "-"
+}
+
+// Line is the coverage of one C source line: the instructions compiled
+// from it and the branch directions of its conditional jumps.
+type Line struct {
+	Source Source
+	// Insns and Covered count the line's instructions and those that ran.
+	Insns, Covered int
+	// Dirs and AllDirs count the branch directions seen and possible.
+	Dirs, AllDirs int
+	// Hits is the most often any of the line's instructions ran.
+	Hits uint64
+}
+
+// Lines returns the coverage per source line, in order of file (as first
+// met in the program) and line number. Instructions without a source line
+// are left out; a program without line information gives none.
+func (c *Coverage) Lines() []Line {
+	idx := map[Source]int{}
+	var out []Line
+	files := map[string]int{}
+	for i, in := range c.insns {
+		if in.Source.Line == 0 {
+			continue
+		}
+		key := Source{File: in.Source.File, Line: in.Source.Line}
+		j, ok := idx[key]
+		if !ok {
+			j = len(out)
+			idx[key] = j
+			out = append(out, Line{Source: in.Source})
+			if _, ok := files[in.Source.File]; !ok {
+				files[in.Source.File] = len(files)
+			}
+		}
+		l := &out[j]
+		h, t, n := c.Counts(i)
+		l.Insns++
+		if h > 0 {
+			l.Covered++
+		}
+		l.Hits = max(l.Hits, h)
+		if in.Cond {
+			l.AllDirs += 2
+			if t > 0 {
+				l.Dirs++
+			}
+			if n > 0 {
+				l.Dirs++
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Line) int {
+		if d := files[a.Source.File] - files[b.Source.File]; d != 0 {
+			return d
+		}
+		return a.Source.Line - b.Source.Line
+	})
+	return out
+}
+
+// linesSummary counts the lines that ran and all lines.
+func linesSummary(ls []Line) (covered int) {
+	for _, l := range ls {
+		if l.Covered > 0 {
+			covered++
+		}
+	}
+	return covered
+}
+
+// WriteLinesText writes the report per C source line: a summary line,
+// then one line per source line with the most hits of its instructions,
+// its instructions that ran of all, its branch directions seen of all,
+// its location and its text. A line none of whose instructions ran is
+// marked "!", one only partly run or with a branch direction never seen
+// "~". A program without line information reports no lines.
+func (c *Coverage) WriteLinesText(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	ls := c.Lines()
+	cov := linesSummary(ls)
+	fmt.Fprintf(bw, "coverage: %d/%d source lines (%.1f%%), %d runs\n", cov, len(ls), percent(cov, len(ls)), c.Runs())
+	fmt.Fprintf(bw, "  %8s %7s %7s  %-16s %s\n", "hits", "insns", "dirs", "line", "source")
+	for _, l := range ls {
+		mark := " "
+		switch {
+		case l.Covered == 0:
+			mark = "!"
+		case l.Covered < l.Insns || l.Dirs < l.AllDirs:
+			mark = "~"
+		}
+		dirs := "-"
+		if l.AllDirs > 0 {
+			dirs = fmt.Sprintf("%d/%d", l.Dirs, l.AllDirs)
+		}
+		fmt.Fprintf(bw, "%s %8d %7s %7s  %-16s %s\n", mark, l.Hits, fmt.Sprintf("%d/%d", l.Covered, l.Insns), dirs, l.Source, l.Source.Text)
+	}
+	return bw.Flush()
+}
+
+// WriteLinesHTML writes the report per C source line as a page in the
+// style of `go tool cover -html`: one line per source line, cov1 (green)
+// when its instructions ran and cov0 (red) when none did, with the counts
+// in the line's title; a line partly run, or with a branch direction
+// never seen, also carries the class "partial" and a "~" mark.
+func (c *Coverage) WriteLinesHTML(w io.Writer, title string) error {
+	bw := bufio.NewWriter(w)
+	ls := c.Lines()
+	cov := linesSummary(ls)
+	sum := fmt.Sprintf("%d/%d source lines (%.1f%%), %d runs", cov, len(ls), percent(cov, len(ls)), c.Runs())
+	fmt.Fprintf(bw, htmlHead, html.EscapeString(title), html.EscapeString(sum))
+	for i, l := range ls {
+		class, mark := "cov0", " "
+		if l.Covered > 0 {
+			class = "cov1"
+			if l.Covered < l.Insns || l.Dirs < l.AllDirs {
+				class, mark = "cov1 partial", "~"
+			}
+		}
+		tip := fmt.Sprintf("%d hits, %d/%d instructions, %d/%d branch directions", l.Hits, l.Covered, l.Insns, l.Dirs, l.AllDirs)
+		fmt.Fprintf(bw, `<span class="%s" id="line%d" title="%s">%s %-16s %s</span>`+"\n",
+			class, i, tip, mark, html.EscapeString(l.Source.String()), html.EscapeString(l.Source.Text))
+	}
+	bw.WriteString("</pre>\n</body>\n</html>\n")
+	return bw.Flush()
 }

@@ -413,3 +413,6 @@ var skbFieldNames = map[uint32]string{
 	140: "data_meta", 144: "flow_keys", 152: "tstamp", 160: "wire_len",
 	164: "gso_segs", 168: "sk", 176: "gso_size", 180: "tstamp_type", 184: "hwtstamp",
 }
+
+// Reuse points tr at program p with listing l, for pooled tracers.
+func (tr *Tracer) Reuse(p *Program, l *Listing) { tr.prog, tr.l = p, l }
