@@ -175,6 +175,17 @@ const (
 	opLdIndB
 	opLdIndH
 	opLdIndW
+	// superinstructions (fuse.go)
+	opLdxBJ
+	opLdxHJ
+	opLdxWJ
+	opLdAbsBJ
+	opLdAbsHJ
+	opLdAbsWJ
+	opMovAddK
+	opMovAddKJgtX
+	opAddKJgtX
+	opRetK
 	opFiller // second slot of LD_IMM64, never executed
 	opDead   // an instruction no path reaches, never executed
 )
@@ -184,7 +195,8 @@ type inst struct {
 	op  opcode
 	dst uint8
 	src uint8
-	aux uint32 // helper index, context access index, atomic op, stack depth
+	c   cond   // comparison of a fused compare-and-branch
+	aux uint32 // helper index, context access index, atomic op, stack depth, compared register of a fused bounds check
 	k   uint64 // immediate, extended as the operation needs
 	o   uint64 // memory offset, sign-extended
 	jt  int32  // jump target
@@ -387,6 +399,7 @@ func (p *Program) compile(v *verifier) error {
 		}
 		p.insns[i] = out
 	}
+	p.fuse()
 	p.ctxs = ctxs
 	p.helpers = helpers
 	if p.opts.Profile == ProfileRFC && p.opts.Helpers != nil {

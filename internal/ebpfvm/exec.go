@@ -586,20 +586,51 @@ func (m *Machine) execAt(pc0, base int, r1, r2, r3, r4, r5 uint64) (uint64, erro
 				off = int32(uint32(r[in.src&15]) + uint32(in.k))
 			}
 			v, ok := m.ldAbs(off, in.op)
-			if ok {
-				r[0] = v
-				break
+			if !ok {
+				goto ldAbsFail
 			}
-			// A failed legacy load ends the current function with 0.
-			r[0] = 0
-			if depth == 0 {
-				return 0, nil
+			r[0] = v
+		case opLdxBJ, opLdxHJ, opLdxWJ:
+			v, ok := m.load(r[in.src&15]+in.o, uint32(1)<<(in.op-opLdxBJ))
+			if !ok {
+				return fault(pc, ErrMemAccess)
 			}
-			depth--
-			f := &m.frames[depth]
-			r[6], r[7], r[8], r[9], r[10] = f.regs[0], f.regs[1], f.regs[2], f.regs[3], f.fp
-			pc = f.ret
-			continue
+			r[in.dst&15] = v
+			pc++
+			if in.c.test(v, in.k) {
+				goto jump
+			}
+		case opLdAbsBJ, opLdAbsHJ, opLdAbsWJ:
+			v, ok := m.ldAbs(int32(in.o), opLdAbsB+(in.op-opLdAbsBJ))
+			if !ok {
+				goto ldAbsFail
+			}
+			r[0] = v
+			pc++
+			if in.c.test(v, in.k) {
+				goto jump
+			}
+		case opMovAddK:
+			r[in.dst&15] = r[in.src&15] + in.k
+			pc++
+		case opMovAddKJgtX:
+			v := r[in.src&15] + in.k
+			r[in.dst&15] = v
+			pc += 2
+			if v > r[in.aux&15] {
+				goto jump
+			}
+		case opAddKJgtX:
+			v := r[in.dst&15] + in.k
+			r[in.dst&15] = v
+			pc++
+			if v > r[in.aux&15] {
+				goto jump
+			}
+		case opRetK:
+			r[0] = in.k
+			pc++
+			goto exit
 		case opCall:
 			h := p.helpers[in.aux]
 			m.args = [5]uint64{r[1], r[2], r[3], r[4], r[5]}
@@ -648,6 +679,14 @@ func (m *Machine) execAt(pc0, base int, r1, r2, r3, r4, r5 uint64) (uint64, erro
 			pc = int(in.jt)
 			continue
 		case opExit:
+			goto exit
+		default:
+			return fault(pc, ErrBadCall)
+		}
+		pc++
+		continue
+	exit:
+		{
 			if depth == base {
 				m.steps = steps
 				return r[0], nil
@@ -657,10 +696,19 @@ func (m *Machine) execAt(pc0, base int, r1, r2, r3, r4, r5 uint64) (uint64, erro
 			r[6], r[7], r[8], r[9], r[10] = f.regs[0], f.regs[1], f.regs[2], f.regs[3], f.fp
 			pc = f.ret
 			continue
-		default:
-			return fault(pc, ErrBadCall)
 		}
-		pc++
+	ldAbsFail:
+		// A failed legacy load ends the current function with 0.
+		r[0] = 0
+		if depth == 0 {
+			return 0, nil
+		}
+		depth--
+		{
+			f := &m.frames[depth]
+			r[6], r[7], r[8], r[9], r[10] = f.regs[0], f.regs[1], f.regs[2], f.regs[3], f.fp
+			pc = f.ret
+		}
 		continue
 	jump:
 		// A jump back is a loop iteration: charge the instructions

@@ -1,0 +1,128 @@
+package ebpfvm
+
+// Superinstructions. After compile, fuse rewrites the first instruction of
+// a few hot sequences into one fused instruction that does the work of the
+// whole sequence and then continues after it (or at the sequence's jump
+// target). The other instructions of the sequence stay in place unchanged,
+// so a jump into the middle of a sequence runs the plain forms and the
+// program's instruction indices keep their meaning (faults, budget, calls).
+// A fused instruction does exactly what its parts do, in order, with the
+// same memory checks: nothing the verifier proved is taken on trust here.
+//
+// The sequences are those compilers and hand-written filters emit for every
+// header field:
+//
+//	r = *(uN *)(rs + off); if r <cond> K goto L      load, compare, branch
+//	r0 = ld{b,h,w} [K]; if r0 <cond> K2 goto L       legacy load, compare
+//	rd = rs; rd += K; if rd > re goto L              packet bounds check
+//	rd += K; if rd > re goto L                       the same, pointer in rd
+//	rd = rs; rd += K                                 pointer plus offset
+//	r0 = K; exit                                     return a constant
+
+import "encoding/binary"
+
+// cond is the comparison of a fused compare-and-branch.
+type cond uint8
+
+const (
+	condEq cond = iota
+	condNe
+	condSet
+	condGt
+	condGe
+	condLt
+	condLe
+)
+
+// condOf maps a 64-bit compare-with-immediate opcode to its cond.
+var condOf = map[opcode]cond{
+	opJeqK: condEq, opJneK: condNe, opJsetK: condSet,
+	opJgtK: condGt, opJgeK: condGe, opJltK: condLt, opJleK: condLe,
+}
+
+// test reports whether a <c> k holds.
+func (c cond) test(a, k uint64) bool {
+	switch c {
+	case condEq:
+		return a == k
+	case condNe:
+		return a != k
+	case condSet:
+		return a&k != 0
+	case condGt:
+		return a > k
+	case condGe:
+		return a >= k
+	case condLt:
+		return a < k
+	}
+	return a <= k
+}
+
+// fusedLoad maps a plain load to its fused load-compare-branch form.
+var fusedLoad = map[opcode]opcode{
+	opLdxB: opLdxBJ, opLdxH: opLdxHJ, opLdxW: opLdxWJ,
+	opLdAbsB: opLdAbsBJ, opLdAbsH: opLdAbsHJ, opLdAbsW: opLdAbsWJ,
+}
+
+// fuse rewrites the hot sequences of p.insns into superinstructions.
+func (p *Program) fuse() {
+	ins := p.insns
+	live := func(i int) bool {
+		return i < len(ins) && ins[i].op != opDead && ins[i].op != opFiller
+	}
+	for i := range ins {
+		a := ins[i]
+		if !live(i) || !live(i+1) {
+			continue
+		}
+		b := ins[i+1]
+		switch {
+		case fusedLoad[a.op] != opInvalid:
+			c, ok := condOf[b.op]
+			reg := a.dst
+			if a.op >= opLdAbsB {
+				reg = 0
+			}
+			if !ok || b.dst != reg {
+				continue
+			}
+			f := a
+			f.op, f.c, f.jt = fusedLoad[a.op], c, b.jt
+			if a.op >= opLdAbsB {
+				f.o = a.k // the legacy load's offset moves to o
+			}
+			f.k = b.k
+			ins[i] = f
+		case a.op == opMov64X && b.op == opAdd64K && b.dst == a.dst:
+			f := a
+			f.op, f.k = opMovAddK, b.k
+			if live(i+2) && ins[i+2].op == opJgtX && ins[i+2].dst == a.dst && ins[i+2].src != a.dst {
+				f.op, f.aux, f.jt = opMovAddKJgtX, uint32(ins[i+2].src), ins[i+2].jt
+			}
+			ins[i] = f
+		case a.op == opAdd64K && b.op == opJgtX && b.dst == a.dst && b.src != a.dst:
+			f := a
+			f.op, f.aux, f.jt = opAddKJgtX, uint32(b.src), b.jt
+			ins[i] = f
+		case a.op == opMov64K && a.dst == 0 && b.op == opExit:
+			ins[i].op = opRetK
+		}
+	}
+}
+
+// load is a plain load of n (1, 2 or 4) bytes at address a, as opLdxB/H/W
+// does it: ok is false where that load faults.
+func (m *Machine) load(a uint64, n uint32) (uint64, bool) {
+	b := m.access(a, n, false)
+	if b == nil {
+		return m.ldMap(a, n)
+	}
+	switch n {
+	case 1:
+		return uint64(b[0]), true
+	case 2:
+		return uint64(binary.LittleEndian.Uint16(b)), true
+	}
+	return uint64(binary.LittleEndian.Uint32(b)), true
+}
