@@ -1,0 +1,5 @@
+package ebpf
+
+import "syscall"
+
+var errInval error = syscall.EINVAL
