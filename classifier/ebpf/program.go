@@ -98,6 +98,10 @@ func NewProgram(spec *ProgramSpec, opts ProgramOptions) (*Program, error) {
 		Budget:   opts.Budget,
 	})
 	if err != nil {
+		var ve *ebpfvm.VerifyError
+		if errors.As(err, &ve) && spec.Kfuncs[ve.Index] != "" {
+			return nil, fmt.Errorf("ebpf: new program %s: insn %d: call of kfunc %q, which the library does not serve: %w", spec.Name, ve.Index, spec.Kfuncs[ve.Index], syscall.EOPNOTSUPP)
+		}
 		if me := missingHelper(err, insns); me != nil {
 			return nil, fmt.Errorf("ebpf: new program %s: %w", spec.Name, me)
 		}

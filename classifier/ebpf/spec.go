@@ -111,6 +111,10 @@ type ProgramSpec struct {
 	// clang -g objects do); the kernel requires it for bpf-to-bpf function
 	// pointers and LD_ABS in subprograms.
 	FuncInfo bool
+	// Kfuncs names the kfunc each kfunc call (src 2, BPF_PSEUDO_KFUNC_CALL)
+	// calls, by slot index. The library serves no kfunc: NewProgram
+	// refuses a program in which a path reaches one, naming it.
+	Kfuncs map[int]string
 	// Lines holds the C source line of each instruction slot, from the
 	// object's BTF line information; nil when the object has none.
 	// Traces, coverage reports and run faults name these lines.
@@ -130,6 +134,12 @@ func (ps *ProgramSpec) Copy() *ProgramSpec {
 	c.MapRefs = make(map[int]string, len(ps.MapRefs))
 	for k, v := range ps.MapRefs {
 		c.MapRefs[k] = v
+	}
+	if ps.Kfuncs != nil {
+		c.Kfuncs = make(map[int]string, len(ps.Kfuncs))
+		for k, v := range ps.Kfuncs {
+			c.Kfuncs[k] = v
+		}
 	}
 	return &c
 }
@@ -223,9 +233,18 @@ const MaxObjectSize = 256 << 20
 // including iproute2's struct bpf_elf_map with its pinning, global data
 // sections, bpf-to-bpf calls and map references. Objects that need CO-RE
 // relocations, kfuncs, ksyms or kconfig externs are refused with an error
-// wrapping EOPNOTSUPP that names the relocation or extern; a malformed
-// object is an EINVAL error.
+// wrapping EOPNOTSUPP that names the relocation or extern
+// (LoadObjectWithOptions resolves them); a malformed object is an EINVAL
+// error.
 func LoadObject(r io.ReaderAt) (*ObjectSpec, error) {
+	b, err := readObject(r)
+	if err != nil {
+		return nil, err
+	}
+	return loadObject(b, nil)
+}
+
+func readObject(r io.ReaderAt) ([]byte, error) {
 	var buf bytes.Buffer
 	n, err := buf.ReadFrom(io.NewSectionReader(r, 0, MaxObjectSize+1))
 	if err != nil {
@@ -234,7 +253,7 @@ func LoadObject(r io.ReaderAt) (*ObjectSpec, error) {
 	if n > MaxObjectSize {
 		return nil, fmt.Errorf("ebpf: object larger than %d bytes: %w", MaxObjectSize, syscall.E2BIG)
 	}
-	return loadObject(buf.Bytes())
+	return buf.Bytes(), nil
 }
 
 // LoadObjectFile is LoadObject of the file at path.
@@ -247,8 +266,8 @@ func LoadObjectFile(path string) (*ObjectSpec, error) {
 	return LoadObject(f)
 }
 
-func loadObject(elf []byte) (*ObjectSpec, error) {
-	obj, err := ciliumadapt.LoadObject(elf)
+func loadObject(elf []byte, opts *ciliumadapt.Options) (*ObjectSpec, error) {
+	obj, err := ciliumadapt.LoadObjectOptions(elf, opts)
 	if err != nil {
 		return nil, fmt.Errorf("ebpf: load object: %w", err)
 	}
@@ -276,6 +295,7 @@ func loadObject(elf []byte) (*ObjectSpec, error) {
 			Instructions: fromVM(p.Insns),
 			MapRefs:      p.MapRefs,
 			FuncInfo:     p.FuncInfo,
+			Kfuncs:       p.Kfuncs,
 		}
 	}
 	return spec, nil

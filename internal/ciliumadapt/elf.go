@@ -4,8 +4,8 @@ package ciliumadapt
 // clang-compiled object (programs, BTF and legacy map definitions, data
 // sections, bpf-to-bpf calls) without a kernel; this file turns its
 // CollectionSpec into plain data the rest of the project owns, and refuses
-// what needs the kernel's own types (CO-RE relocations, kfuncs, ksyms,
-// kconfig externs) with an error naming it.
+// CO-RE relocations and externs as libbpf does (elf_extern.go); kfunc
+// calls stay in the program, named in ObjProgram.Kfuncs.
 
 import (
 	"bytes"
@@ -14,12 +14,15 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/clsbpf/clsbpf/internal/core"
 	"github.com/clsbpf/clsbpf/internal/ebpfvm"
 	"github.com/clsbpf/clsbpf/internal/uapi"
 )
@@ -72,6 +75,10 @@ type ObjProgram struct {
 	Insns    []ebpfvm.Instruction
 	MapRefs  map[int]string
 	FuncInfo bool
+	// Kfuncs names the kfunc each kfunc call (src 2) calls, by slot
+	// index: the library serves none, so a path that reaches one fails
+	// verification.
+	Kfuncs map[int]string
 }
 
 // ObjVar is a global variable: where it lives in its data section.
@@ -96,12 +103,23 @@ var ErrObject = syscall.EINVAL
 // LoadObject parses an ELF object. It never panics: a parser panic on a
 // malformed object is an EINVAL error.
 func LoadObject(b []byte) (obj *Object, err error) {
+	return LoadObjectOptions(b, nil)
+}
+
+// LoadObjectOptions is LoadObject resolving CO-RE relocations and externs
+// against opts; with nil opts an object that has any is refused with
+// EOPNOTSUPP.
+func LoadObjectOptions(b []byte, opts *Options) (obj *Object, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			obj, err = nil, fmt.Errorf("ciliumadapt: malformed object: %v: %w", r, syscall.EINVAL)
 		}
 	}()
 	if err := checkSections(b); err != nil {
+		return nil, err
+	}
+	b, weak, err := weakExterns(b)
+	if err != nil {
 		return nil, err
 	}
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(b))
@@ -112,7 +130,7 @@ func LoadObject(b []byte) (obj *Object, err error) {
 		}
 		return nil, fmt.Errorf("ciliumadapt: read object: %v: %w", err, errno)
 	}
-	return convert(spec)
+	return convert(spec, opts, weak)
 }
 
 // MaxSectionSize bounds the size of an object's sections, NOBITS ones
@@ -137,8 +155,23 @@ func checkSections(b []byte) error {
 	return nil
 }
 
-func convert(spec *ebpf.CollectionSpec) (*Object, error) {
+func convert(spec *ebpf.CollectionSpec, opts *Options, weak map[string]bool) (*Object, error) {
 	obj := &Object{}
+	var kconfig *btf.Datasec
+	if spec.Types != nil && spec.Types.TypeByName(KconfigMap, &kconfig) == nil {
+		if opts == nil {
+			return nil, fmt.Errorf("ciliumadapt: kconfig extern %s is not resolved without load options: %w", kconfigNames(kconfig), syscall.EOPNOTSUPP)
+		}
+		data, err := kconfigData(kconfig, weak, opts)
+		if err != nil {
+			return nil, fmt.Errorf("ciliumadapt: %w", err)
+		}
+		obj.Maps = append(obj.Maps, ObjMap{
+			Name: KconfigMap, Type: uint32(ebpf.Array), KeySize: 4, ValueSize: kconfig.Size,
+			MaxEntries: 1, Flags: bpfFRdonlyProg, Data: true,
+			Contents: []ObjKV{{Key: make([]byte, 4), Value: data}},
+		})
+	}
 	for _, name := range sortedKeys(spec.Maps) {
 		m, err := convertMap(spec.Maps[name])
 		if err != nil {
@@ -146,6 +179,7 @@ func convert(spec *ebpf.CollectionSpec) (*Object, error) {
 		}
 		obj.Maps = append(obj.Maps, *m)
 	}
+	sort.SliceStable(obj.Maps, func(i, j int) bool { return obj.Maps[i].Name < obj.Maps[j].Name })
 	// iproute2 maps of maps: inner_id names the template by its id.
 	for i := range obj.Maps {
 		m := &obj.Maps[i]
@@ -169,7 +203,7 @@ func convert(spec *ebpf.CollectionSpec) (*Object, error) {
 		obj.Vars = append(obj.Vars, ObjVar{Name: v.Name, Section: v.SectionName, Offset: v.Offset, Size: v.Size()})
 	}
 	for _, name := range sortedKeys(spec.Programs) {
-		p, err := convertProgram(spec.Programs[name], spec.Maps, spec.Types)
+		p, err := convertProgram(spec.Programs[name], spec.Maps, spec.Types, opts, weak, kconfig)
 		if err != nil {
 			return nil, fmt.Errorf("ciliumadapt: program %s: %w", name, err)
 		}
@@ -286,10 +320,24 @@ func toBytes(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func convertProgram(ps *ebpf.ProgramSpec, maps map[string]*ebpf.MapSpec, types *btf.Spec) (*ObjProgram, error) {
+func convertProgram(ps *ebpf.ProgramSpec, maps map[string]*ebpf.MapSpec, types *btf.Spec, opts *Options, weak map[string]bool, kconfig *btf.Datasec) (*ObjProgram, error) {
 	insns := make(asm.Instructions, len(ps.Instructions))
 	copy(insns, ps.Instructions)
+	for i := range insns {
+		if r := btf.CORERelocationMetadata(&insns[i]); r != nil {
+			if opts == nil || opts.Target == nil {
+				return nil, fmt.Errorf("insn %d: CO-RE relocation %s needs a target BTF: %w", i, r, syscall.EOPNOTSUPP)
+			}
+			relocated, err := core.Apply(ps, types, opts.Target, nil)
+			if err != nil {
+				return nil, err
+			}
+			insns = relocated
+			break
+		}
+	}
 	refs := map[int]string{}
+	var kfuncs map[int]string
 	funcInfo := false
 	iter := insns.Iterate()
 	for iter.Next() {
@@ -298,22 +346,62 @@ func convertProgram(ps *ebpf.ProgramSpec, maps map[string]*ebpf.MapSpec, types *
 			funcInfo = true
 		}
 		if r := btf.CORERelocationMetadata(ins); r != nil {
-			return nil, fmt.Errorf("insn %d: CO-RE relocation %s is not supported yet: %w", iter.Offset, r, syscall.EOPNOTSUPP)
+			return nil, fmt.Errorf("insn %d: CO-RE relocation %s left unapplied: %w", iter.Offset, r, syscall.EINVAL)
+		}
+		if name, ok := kfuncName(ins); ok {
+			if opts == nil {
+				return nil, fmt.Errorf("insn %d: kfunc %q: %w", iter.Offset, name, syscall.EOPNOTSUPP)
+			}
+			if ins.IsKfuncCall() {
+				// The call stays: the verifier rejects it on a path
+				// that reaches it, and the loader names the kfunc.
+				if kfuncs == nil {
+					kfuncs = map[int]string{}
+				}
+				kfuncs[int(iter.Offset)] = name
+				*ins = asm.Instruction{OpCode: ins.OpCode, Src: asm.PseudoKfuncCall, Constant: 0}
+				continue
+			}
+			// bpf_ksym_exists(kfunc): libbpf resolves an absent __weak
+			// kfunc's address to 0; the library serves no kfunc.
+			if !weak[name] {
+				return nil, fmt.Errorf("insn %d: extern (func ksym) '%s': not found in kernel or module BTFs: %w", iter.Offset, name, syscall.ESRCH)
+			}
+			*ins = asm.LoadImm(ins.Dst, 0, asm.DWord)
+			continue
+		}
+		if name, ok := ksymName(ins); ok {
+			if opts == nil {
+				return nil, fmt.Errorf("insn %d: ksym %q: %w", iter.Offset, name, syscall.EOPNOTSUPP)
+			}
+			// The modelled kernel has no symbols: only a __weak ksym
+			// resolves, to 0.
+			if !weak[name] {
+				return nil, fmt.Errorf("insn %d: extern (ksym) '%s': not found in the kernel: %w", iter.Offset, name, syscall.ESRCH)
+			}
+			*ins = asm.LoadImm(ins.Dst, 0, asm.DWord)
+			continue
+		}
+		if off, ok := kconfigOffset(ins); ok {
+			if opts == nil || kconfig == nil {
+				return nil, fmt.Errorf("insn %d: kconfig extern %s: %w", iter.Offset, kconfigName(types, off), syscall.EOPNOTSUPP)
+			}
+			refs[int(iter.Offset)] = KconfigMap
+			*ins = asm.Instruction{OpCode: ins.OpCode, Dst: ins.Dst, Src: asm.PseudoMapValue, Constant: int64(uint64(off) << 32)}
+			continue
 		}
 		if ins.IsKfuncCall() {
-			return nil, fmt.Errorf("insn %d: call of kfunc %q is not supported yet: %w", iter.Offset, ins.Reference(), syscall.EOPNOTSUPP)
+			return nil, fmt.Errorf("insn %d: call of kfunc %q is not supported: %w", iter.Offset, ins.Reference(), syscall.EOPNOTSUPP)
 		}
 		if ins.IsLoadFromMap() && ins.Reference() == "" {
-			// cilium rewrites a __kconfig extern's load into a map value
-			// load of a virtual .kconfig map it does not list.
-			return nil, fmt.Errorf("insn %d: kconfig extern %s is not supported yet: %w", iter.Offset, kconfigName(types, uint32(uint64(ins.Constant)>>32)), syscall.EOPNOTSUPP)
+			return nil, fmt.Errorf("insn %d: kconfig extern %s is not supported: %w", iter.Offset, kconfigName(types, uint32(uint64(ins.Constant)>>32)), syscall.EOPNOTSUPP)
 		}
 		if !ins.OpCode.IsDWordLoad() || ins.Reference() == "" {
 			continue
 		}
 		ref := ins.Reference()
 		if ref == ".kconfig" || ref == ".ksyms" {
-			return nil, fmt.Errorf("insn %d: %s extern is not supported yet: %w", iter.Offset, ref, syscall.EOPNOTSUPP)
+			return nil, fmt.Errorf("insn %d: %s extern is not supported: %w", iter.Offset, ref, syscall.EOPNOTSUPP)
 		}
 		if ins.IsLoadFromMap() {
 			if _, ok := maps[ref]; ok {
@@ -324,13 +412,13 @@ func convertProgram(ps *ebpf.ProgramSpec, maps map[string]*ebpf.MapSpec, types *
 				continue
 			}
 			if ins.Src == asm.PseudoMapValue {
-				return nil, fmt.Errorf("insn %d: kconfig extern %q is not supported yet: %w", iter.Offset, ref, syscall.EOPNOTSUPP)
+				return nil, fmt.Errorf("insn %d: kconfig extern %q is not supported: %w", iter.Offset, ref, syscall.EOPNOTSUPP)
 			}
 		}
 		if ins.Src == asm.PseudoFunc {
 			continue // bpf-to-bpf function pointer, resolved by Marshal
 		}
-		return nil, fmt.Errorf("insn %d: extern %q (ksym, kfunc or kconfig) is not supported yet: %w", iter.Offset, ref, syscall.EOPNOTSUPP)
+		return nil, fmt.Errorf("insn %d: extern %q (ksym, kfunc or kconfig) is not supported: %w", iter.Offset, ref, syscall.EOPNOTSUPP)
 	}
 	raw, err := Instructions(insns)
 	if err != nil {
@@ -349,7 +437,17 @@ func convertProgram(ps *ebpf.ProgramSpec, maps map[string]*ebpf.MapSpec, types *
 		Insns:    raw,
 		MapRefs:  refs,
 		FuncInfo: funcInfo,
+		Kfuncs:   kfuncs,
 	}, nil
+}
+
+// kconfigNames lists a .kconfig datasec's externs.
+func kconfigNames(ds *btf.Datasec) string {
+	var names []string
+	for _, v := range ds.Vars {
+		names = append(names, strconv.Quote(v.Type.TypeName()))
+	}
+	return strings.Join(names, ", ")
 }
 
 // kconfigName names the .kconfig variable at offset off, or says "at

@@ -62,7 +62,7 @@ func TestInnerIDResolution(t *testing.T) {
 		"inner": {Name: "inner", Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 2, Extra: elfMapTail(5, 0, 0, 0)},
 		"outer": {Name: "outer", Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 2, Extra: elfMapTail(0, 0, 5, 0)},
 	}}
-	obj, err := convert(spec)
+	obj, err := convert(spec, nil, nil)
 	require.NoError(t, err)
 	require.Len(t, obj.Maps, 2)
 	outer := obj.Maps[1]
@@ -71,7 +71,7 @@ func TestInnerIDResolution(t *testing.T) {
 	assert.Equal(t, "inner", outer.Inner.Name)
 
 	spec.Maps["outer"].Extra = elfMapTail(0, 0, 6, 0)
-	_, err = convert(spec)
+	_, err = convert(spec, nil, nil)
 	assert.ErrorIs(t, err, syscall.EINVAL)
 }
 
