@@ -61,7 +61,7 @@ func (m *Machine) interpretHook(r1, r2 uint64, hook Hook) (uint64, error) {
 	}
 	for {
 		if hook != nil {
-			hook.Step(pc, &r)
+			hook.Step(pc, r)
 		}
 		if p.insns[pc].op == opDead {
 			return fault(pc, ErrBadCall) // unreachable: the verifier proved it

@@ -21,9 +21,10 @@ import (
 
 // Hook sees every instruction the reference interpreter executes: Step
 // is called before the instruction at pc runs, with the registers as they
-// are then. Step must not change r.
+// are then (a copy, so that the interpreter's registers stay on its
+// stack).
 type Hook interface {
-	Step(pc int, r *[uapi.MAX_BPF_REG]uint64)
+	Step(pc int, r [uapi.MAX_BPF_REG]uint64)
 }
 
 // RunHook runs p on pkt as Run does, but on the reference interpreter
@@ -166,7 +167,8 @@ var regNames = [16]string{"r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", 
 
 // Step completes the previous instruction's step with what it wrote, now
 // visible in r, and opens the step of pc.
-func (tr *Tracer) Step(pc int, r *[uapi.MAX_BPF_REG]uint64) {
+func (tr *Tracer) Step(pc int, regs [uapi.MAX_BPF_REG]uint64) {
+	r := &regs
 	if tr.cur != nil {
 		tr.complete(r)
 	}
@@ -380,11 +382,11 @@ func (cv *Coverer) Run(pkt *packet.Packet) (uint64, error) {
 }
 
 // Step counts the instruction at pc and a conditional jump's direction.
-func (cv *Coverer) Step(pc int, r *[uapi.MAX_BPF_REG]uint64) {
+func (cv *Coverer) Step(pc int, r [uapi.MAX_BPF_REG]uint64) {
 	i := cv.index[pc]
 	cv.c.Hit(i)
 	if in := cv.prog.raw[pc]; isCond(in) {
-		cv.c.Branch(i, taken(in, r))
+		cv.c.Branch(i, taken(in, &r))
 	}
 }
 
