@@ -9,6 +9,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/clsbpf/clsbpf/action"
+	"github.com/clsbpf/clsbpf/classifier"
 	"github.com/clsbpf/clsbpf/classifier/tctest"
 	"github.com/clsbpf/clsbpf/handle"
 )
@@ -104,4 +105,27 @@ func ExampleHexDiff() {
 	// Output:
 	//   0000  74 63 20 63 6c 73 5f 62  70 66
 	//                  ^^ ^^ ^^
+}
+
+func ExampleChain() {
+	var t printTB // a test's *testing.T
+
+	coll := tctest.LoadObject(t, "../../examples/testing/testdata/firewall.o")
+	// tc filter add ... bpf bytecode '...' classid 1:1 (ARP to class 1:1)
+	// tc filter add ... bpf da obj firewall.o sec tc
+	chain := tctest.Chain(t,
+		classifier.FilterSpec{Program: tctest.Bytecode(t, "4,40 0 0 12,21 0 1 2054,6 0 0 4294967295,6 0 0 0"), ClassID: handle.Make(1, 1)},
+		classifier.FilterSpec{Program: tctest.ProgramOf(t, coll, "firewall"), DirectAction: true},
+	)
+	telnet := tctest.Packet(t,
+		&layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4},
+		&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.IPv4(10, 0, 0, 1), DstIP: net.IPv4(10, 0, 0, 2)},
+		&layers.TCP{SrcPort: 40000, DstPort: 23, SYN: true},
+	)
+	res := chain.Classify(telnet)
+	fmt.Println(res.Verdict)
+	tctest.EqualVerdict(t, res.Verdict, action.Shot)
+	tctest.EqualMapValue(t, tctest.MapOf(t, coll, "counters"), uint32(1), uint64(1))
+	// Output:
+	// drop
 }

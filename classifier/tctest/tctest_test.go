@@ -16,6 +16,7 @@ import (
 	"github.com/clsbpf/clsbpf/action"
 	"github.com/clsbpf/clsbpf/classifier"
 	"github.com/clsbpf/clsbpf/classifier/cbpf"
+	"github.com/clsbpf/clsbpf/classifier/ebpf"
 	"github.com/clsbpf/clsbpf/classifier/packet"
 	"github.com/clsbpf/clsbpf/classifier/tctest"
 	"github.com/clsbpf/clsbpf/handle"
@@ -321,4 +322,16 @@ func TestLoadObjectAndMaps(t *testing.T) {
 	f = check(t, func(tb testing.TB) { tctest.LoadObject(tb, "testdata/missing.o") })
 	require.True(t, f.fatal)
 	assert.Contains(t, f.msgs[0], "tctest: load testdata/missing.o:")
+}
+
+func TestEqualMapValuePerCPU(t *testing.T) {
+	m, err := ebpf.NewMap(&ebpf.MapSpec{Name: "percpu", Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 1}, ebpf.WithSlots(2))
+	require.NoError(t, err)
+	require.NoError(t, m.Update(uint32(0), []uint64{3, 4}, ebpf.UpdateAny))
+
+	f := check(t, func(tb testing.TB) { tctest.EqualMapValue(tb, m, uint32(0), []uint64{3, 4}) })
+	assert.False(t, f.failed, f.msgs)
+	f = check(t, func(tb testing.TB) { tctest.EqualMapValue(tb, m, uint32(0), []uint64{3, 5}) })
+	require.True(t, f.failed)
+	assert.Regexp(t, `^map .*: key 0: got \[3 4\], want \[3 5\]$`, f.msgs[0])
 }
