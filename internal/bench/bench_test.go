@@ -11,6 +11,7 @@ import (
 	"github.com/clsbpf/clsbpf/classifier/cbpf"
 	"github.com/clsbpf/clsbpf/classifier/packet"
 	"github.com/clsbpf/clsbpf/internal/cbpfvm"
+	"github.com/clsbpf/clsbpf/internal/ebpfvm"
 )
 
 // Sizes are the frame sizes of the suite.
@@ -63,6 +64,12 @@ var engines = []engine{
 		require.NoError(tb, err)
 		return func(_ []byte, pkt *packet.Packet) uint32 { return p.Run(pkt) }
 	}},
+	{"ebpf_compiled", func(tb testing.TB, f Filter) runner {
+		return ebpfRunner(tb, f, ebpfvm.EngineCompiled)
+	}},
+	{"ebpf_interp", func(tb testing.TB, f Filter) runner {
+		return ebpfRunner(tb, f, ebpfvm.EngineReference)
+	}},
 	{"xnet_bpf_vm", func(tb testing.TB, f Filter) runner {
 		in, ok := bpf.Disassemble(f.Prog)
 		require.True(tb, ok)
@@ -73,6 +80,19 @@ var engines = []engine{
 			return uint32(n)
 		}
 	}},
+}
+
+// ebpfRunner runs the filter's eBPF form (LD_ABS loads) on engine e.
+func ebpfRunner(tb testing.TB, f Filter, e ebpfvm.Engine) runner {
+	prog, err := EBPF(f.Prog)
+	require.NoError(tb, err)
+	p, err := ebpfvm.Load(prog, ebpfvm.Options{Engine: e})
+	require.NoError(tb, err)
+	m := p.NewMachine()
+	return func(_ []byte, pkt *packet.Packet) uint32 {
+		r, _ := m.Run(pkt)
+		return uint32(r)
+	}
 }
 
 func framePacket(tb testing.TB, frame []byte) *packet.Packet {

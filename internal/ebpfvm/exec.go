@@ -629,7 +629,6 @@ func (m *Machine) execAt(pc0, base int, r1, r2, r3, r4, r5 uint64) (uint64, erro
 			}
 		case opRetK:
 			r[0] = in.k
-			pc++
 			goto exit
 		case opCall:
 			h := p.helpers[in.aux]

@@ -357,8 +357,9 @@ func write(w *strings.Builder, m info, r results, cmds []string, count int, benc
 	p("\n")
 
 	p("## eBPF\n\n")
-	p("The eBPF engine's rows (the same filters in direct-access and LD_ABS form) join the engine list of\n")
-	p("`internal/bench` BenchmarkEngines once that engine lands; this generator shows any engine listed there.\n\n")
+	p("The rows ebpf_compiled (the compiled form of internal/ebpfvm) and ebpf_interp (its reference interpreter) run\n")
+	p("each filter translated to eBPF with legacy LD_ABS/LD_IND loads (internal/bench EBPF). The direct-access forms\n")
+	p("and the ALU- and memory-heavy programs are timed by `go test -bench . ./internal/ebpfvm`.\n\n")
 
 	p("## Reproduce\n\n")
 	p("One command regenerates this file (it runs the commands below; the kernel row needs root):\n\n")
