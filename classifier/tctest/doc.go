@@ -13,13 +13,14 @@
 //
 // The helpers take a testing.TB, call its Helper method, and report as the
 // testing package does: setup helpers (LoadObject, ProgramOf, MapOf,
-// Bytecode, Serialize, Packet, Frame, Run, Chain, Block) stop the test with
-// Fatalf, since nothing after them could run; assertions (EqualVerdict,
-// EqualClassID, EqualFrame, EqualContext, EqualMapValue) report with Errorf
-// and let the test go on, so one run shows every difference. The messages
-// are meant to be read: verdicts by their tc names, class ids as tc prints
-// them, frames as hex dumps with the differing bytes marked and decoded by
-// gopacket layer by layer, context fields by their struct __sk_buff names.
+// Bytecode, Serialize, Packet, Frame, Run, TestRun, Chain, Block) stop the
+// test with Fatalf, since nothing after them could run; assertions
+// (EqualVerdict, EqualClassID, EqualFrame, EqualContext, EqualMapValue)
+// report with Errorf and let the test go on, so one run shows every
+// difference. The messages are meant to be read: verdicts by their TC_ACT_*
+// names, class ids as tc prints them, frames as hex dumps with the
+// differing bytes marked and decoded by gopacket layer by layer, context
+// fields by their struct __sk_buff names.
 //
 // A packet from Frame or Packet is what BPF_PROG_TEST_RUN hands a
 // SCHED_CLS program given no context: the frame from its MAC header on the
@@ -27,7 +28,9 @@
 // eth_type_trans sets it, every other field zero; a test in this package
 // holds those defaults to the kernel's. The context is the packet's
 // exported fields: set Mark, Priority, CB, Ifindex, Direction or the VLAN
-// fields before the run.
+// fields before the run. TestRun takes a test written for
+// BPF_PROG_TEST_RUN (bytes in and out, a struct __sk_buff context) as it
+// is; Frame and Run give the same results on a context-free run.
 //
 // # Concurrency
 //

@@ -174,6 +174,20 @@ func Run(tb testing.TB, prog Program, pkt *packet.Packet) uint32 {
 	return prog.Run(pkt)
 }
 
+// TestRun runs prog as bpf(BPF_PROG_TEST_RUN) does, on the bytes and
+// __sk_buff context of opts (ebpf.Program.TestRun, the shape of
+// cilium/ebpf's Program.Run), failing tb with the kernel's errno when the
+// kernel would refuse the run. Run on a packet from Frame gives the same
+// results for a context-free run and takes any context besides.
+func TestRun(tb testing.TB, prog *ebpf.Program, opts *ebpf.RunOptions) uint32 {
+	tb.Helper()
+	r, err := prog.TestRun(opts)
+	if err != nil {
+		tb.Fatalf("tctest: test run: %v", err)
+	}
+	return r
+}
+
 // Chain returns a cls_bpf instance holding the filters of specs, added in
 // order as `tc filter add` adds them, failing tb when one is refused. Use
 // DirectAction: true for a direct-action program, ClassID for classid mode;

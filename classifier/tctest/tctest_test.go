@@ -335,3 +335,45 @@ func TestEqualMapValuePerCPU(t *testing.T) {
 	require.True(t, f.failed)
 	assert.Regexp(t, `^map .*: key 0: got \[3 4\], want \[3 5\]$`, f.msgs[0])
 }
+
+// TestFrameMatchesTestRun holds Frame and Run to the library's
+// BPF_PROG_TEST_RUN (ebpf.Program.TestRun) on context-free runs: the same
+// return value, output frame and context, for the program that copies the
+// context into its outputs and for the firewall that rewrites frames.
+func TestFrameMatchesTestRun(t *testing.T) {
+	contextProg := tctest.ProgramOf(t, tctest.LoadObject(t, "testdata/context.o"), "context")
+	firewall := tctest.ProgramOf(t, tctest.LoadObject(t, "../../examples/testing/testdata/firewall.o"), "firewall")
+	tcp8080 := []gopacket.SerializableLayer{ipv4UDP(0)[0], &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.IPv4(10, 0, 0, 1), DstIP: net.IPv4(10, 0, 0, 2)},
+		&layers.TCP{SrcPort: 1, DstPort: 8080, SYN: true}}
+	frames := []struct {
+		name  string
+		frame []byte
+	}{
+		{name: "dns", frame: tctest.Serialize(t, ipv4UDP(53)...)},
+		{name: "tcp 8080", frame: tctest.Serialize(t, tcp8080...)},
+		{name: "broadcast", frame: append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06}, make([]byte, 28)...)},
+		{name: "to zero address", frame: append(make([]byte, 12), 0x88, 0xb5, 1, 2, 3)},
+	}
+	for _, prog := range []*ebpf.Program{contextProg, firewall} {
+		for _, tt := range frames {
+			t.Run(prog.Name()+"/"+tt.name, func(t *testing.T) {
+				var ctxOut ebpf.SkbContext
+				opts := ebpf.RunOptions{Data: tt.frame, DataOut: make([]byte, len(tt.frame)+64), Context: &ebpf.SkbContext{}, ContextOut: &ctxOut}
+				want := tctest.TestRun(t, prog, &opts)
+
+				pkt := tctest.Frame(t, tt.frame)
+				got := tctest.Run(t, prog, pkt)
+				assert.Equal(t, want, got, "return value")
+				tctest.EqualFrame(t, pkt, opts.DataOut)
+				assert.Equal(t, ctxOut.CB, pkt.CB, "cb")
+				assert.Equal(t, ctxOut.Mark, pkt.Mark, "mark")
+				assert.Equal(t, ctxOut.Priority, pkt.Priority, "priority")
+				assert.Equal(t, ctxOut.Ifindex, pkt.Ifindex, "ifindex")
+			})
+		}
+	}
+
+	f := check(t, func(tb testing.TB) { tctest.TestRun(tb, firewall, &ebpf.RunOptions{Data: []byte{1}}) })
+	require.True(t, f.fatal)
+	assert.Contains(t, f.msgs[0], "tctest: test run:")
+}
