@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -284,11 +285,44 @@ func (e *kcfgExtern) set(value string) error {
 	case strings.HasPrefix(value, `"`):
 		return e.setStr(value)
 	}
-	n, err := strconv.ParseUint(value, 0, 64)
+	n, err := strtoull(value)
 	if err != nil {
-		return fmt.Errorf("extern (kcfg) '%s': value '%s' isn't a number: %w", e.name, value, syscall.EINVAL)
+		return fmt.Errorf("extern (kcfg) '%s': value '%s' isn't a number: %w", e.name, value, err)
 	}
 	return e.setNum(n)
+}
+
+// strtoull is C's strtoull(s, &end, 0) with libbpf's demand that all of
+// s be consumed: leading blanks, a sign (a minus negates modulo 2^64), a
+// 0x or 0 prefix for hex or octal; ERANGE on overflow, EINVAL otherwise.
+func strtoull(s string) (uint64, error) {
+	s = strings.TrimLeft(s, " \t\n\v\f\r")
+	neg := false
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	base, digits := 10, s
+	switch {
+	case len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'):
+		base, digits = 16, s[2:]
+	case len(s) > 1 && s[0] == '0':
+		base, digits = 8, s[1:]
+	}
+	if digits == "" || strings.ContainsAny(digits, "_+-") {
+		return 0, syscall.EINVAL
+	}
+	n, err := strconv.ParseUint(digits, base, 64)
+	if err != nil {
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, syscall.ERANGE
+		}
+		return 0, syscall.EINVAL
+	}
+	if neg {
+		n = -n
+	}
+	return n, nil
 }
 
 // setTri is set_kcfg_value_tri.
