@@ -18,6 +18,8 @@ import (
 	"github.com/clsbpf/clsbpf/internal/core"
 )
 
+//go:generate sh testdata/core/build.sh
+
 // ObjectOptions say which kernel an object is loaded for: the types its
 // CO-RE relocations resolve against and the values of its __kconfig
 // externs. The zero value describes the kernel the library models: the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	cebpf "github.com/cilium/ebpf"
@@ -150,4 +151,23 @@ func TestCOREObjectsAgainstKernel(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestCOREPoisonAgainstKernel: the kernel rejects the program whose
+// unguarded access libbpf's rules poison, as the library does
+// (TestUnservedOnlyWhereReached), and accepts the guarded forms.
+func TestCOREPoisonAgainstKernel(t *testing.T) {
+	kerneltest.RequireBPF(t)
+	spec, err := cebpf.LoadCollectionSpec(coreObject("kfunc"))
+	require.NoError(t, err)
+	ps := spec.Programs["poison_tc"]
+	ps.Type = cebpf.SchedCLS
+	_, err = cebpf.NewProgram(ps)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "195896080", "the kernel's verdict on the poison call")
+
+	lib, err := ebpf.LoadObjectFileWithOptions(coreObject("kfunc"), ebpf.ObjectOptions{})
+	require.NoError(t, err)
+	_, err = ebpf.NewProgram(lib.Programs["poison_tc"], ebpf.ProgramOptions{})
+	require.ErrorIs(t, err, syscall.EINVAL)
 }

@@ -210,3 +210,42 @@ func FuzzLoadObjectWithOptions(f *testing.F) {
 		_, _ = ebpf.NewCollection(spec, ebpf.CollectionOptions{Slots: 1})
 	})
 }
+
+// TestCOREProgramRunAllocs: a relocated program runs like any other,
+// without allocating.
+func TestCOREProgramRunAllocs(t *testing.T) {
+	spec, err := ebpf.LoadObjectFileWithOptions(coreObject("parse"), ebpf.ObjectOptions{})
+	require.NoError(t, err)
+	col, err := ebpf.NewCollection(spec, ebpf.CollectionOptions{Slots: 1})
+	require.NoError(t, err)
+	prog := col.Programs["parse_tc"]
+	var pkt packet.Packet
+	require.NoError(t, pkt.SetFrame(corpusFrame()))
+	allocs := testing.AllocsPerRun(100, func() { prog.Run(&pkt) })
+	assert.Zero(t, allocs)
+}
+
+func BenchmarkCOREParse(b *testing.B) {
+	spec, err := ebpf.LoadObjectFileWithOptions(coreObject("parse"), ebpf.ObjectOptions{})
+	require.NoError(b, err)
+	col, err := ebpf.NewCollection(spec, ebpf.CollectionOptions{Slots: 1})
+	require.NoError(b, err)
+	prog := col.Programs["parse_tc"]
+	var pkt packet.Packet
+	require.NoError(b, pkt.SetFrame(corpusFrame()))
+	b.ReportAllocs()
+	for b.Loop() {
+		prog.Run(&pkt)
+	}
+}
+
+func BenchmarkLoadObjectWithOptions(b *testing.B) {
+	obj, err := os.ReadFile(coreObject("parse"))
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ebpf.LoadObjectWithOptions(bytes.NewReader(obj), ebpf.ObjectOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
