@@ -33,6 +33,21 @@
 // FilterSpec takes it by value, and a ProgramTable hands out descriptors
 // for TCA_BPF_FD requests.
 //
+// # Tracing, source lines and coverage
+//
+// RunTrace runs a program on the reference interpreter and records each
+// executed instruction into a trace.Trace: its disassembly as the
+// kernel's verifier log prints it, the registers read and written, the
+// memory access (context field, packet, stack, map value) and helper call,
+// and the C source line from the object's BTF line information
+// (ProgramSpec.Lines). Source names an instruction's line, and
+// SourceError names the line of a RunChecked fault ("invalid memory
+// access at prog.c:42 (insn 7)"). NewCoverage counts instructions and
+// branch directions over many runs and reports them per instruction
+// (WriteText, WriteHTML) or per C source line (WriteLinesText,
+// WriteLinesHTML), in the style of `go tool cover`. Run itself has no
+// tracing hook and pays nothing for it.
+//
 // # Maps
 //
 // A MapSpec describes a map as BPF_MAP_CREATE's attributes do (type, key

@@ -21,10 +21,26 @@
 // conditional jump followed by a mark of the directions seen (classes
 // br-both, br-taken, br-not, br-none).
 //
+// eBPF steps also carry a helper Call (id, name, R1..R5, R0 after it)
+// and the C Source line of the instruction, when the object came with BTF
+// line information; Trace.String then announces each new line as
+// bpftool does ("; text  (file.c:42)"). Their accesses name the eBPF
+// regions: RegionContext (the __sk_buff field), RegionStack (relative to
+// r10), RegionPacket (relative to skb->data), RegionMap (within the map
+// value) and RegionMemory.
+//
+// Lines groups a Coverage by C source line; WriteLinesText and
+// WriteLinesHTML report it per line in the same style: a line is covered
+// (cov1) when any of its instructions ran and uncovered (cov0) when none
+// did, and a line only partly run or with a branch direction never seen
+// is marked "~" (class partial in the page).
+//
 // The engines fill these values: classifier/cbpf does for classic
 // programs (Program.RunTrace, NewCoverage), through the reference
-// interpreter of internal/cbpfvm. The register names, regions and
-// instruction texts are the engine's; the types do not depend on it.
+// interpreter of internal/cbpfvm, and classifier/ebpf for eBPF programs
+// (Program.RunTrace, NewCoverage), through the hook of internal/ebpfvm's
+// reference interpreter. The register names, regions and instruction
+// texts are the engine's; the types do not depend on it.
 //
 // # Concurrency
 //
@@ -40,7 +56,8 @@
 // # Limits
 //
 // A Trace keeps at most MaxSteps steps (DefaultMaxSteps, 4096 =
-// BPF_MAXINSNS, when zero: every step of any classic program); further
+// BPF_MAXINSNS, when zero: every step of any classic program, not of an
+// eBPF program with loops); further
 // steps are counted in Executed and set Truncated. A Step records at most
 // MaxRegs registers read and MaxRegs written, and one memory access.
 // Reusing a Trace (Reset, or an engine that resets it) keeps its storage,
@@ -50,5 +67,7 @@
 //
 // The types follow no kernel structure; what they record follows the
 // engines, and through them net/core/filter.c (the classic semantics of
-// bpf_convert_filter) as of Linux 6.18.
+// bpf_convert_filter) as of Linux 6.18; the per-line grouping follows the
+// kernel's line info (struct bpf_line_info, kernel/bpf/core.c
+// bpf_prog_linfo), where a record covers the instructions up to the next.
 package trace
