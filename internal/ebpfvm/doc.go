@@ -17,7 +17,13 @@
 // (interp.go, Options.Engine = EngineReference), executes the instructions
 // as loaded, decoding each step, written to be read; the tests run both
 // engines on the conformance suite, the kernel differential and
-// FuzzEngines, and the kernel decides when they disagree.
+// FuzzEngines, and the kernel decides when they disagree. The reference
+// interpreter alone has a Hook, called before each instruction with the
+// registers (RunHook): a Tracer records runs into a trace.Trace, a
+// Coverer counts them into a trace.Coverage, with text from a Listing
+// (Disassemble prints instructions as the kernel's verifier log does,
+// kernel/bpf/disasm.c). Runs without a hook pay one nil check per
+// instruction there, and the compiled engine nothing (trace.go).
 //
 // Supported: ALU and ALU64 with 32-bit zero-extension, signed division
 // and modulo, sign-extending moves and loads, le/be/bswap, JMP and JMP32
