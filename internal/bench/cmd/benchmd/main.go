@@ -222,6 +222,8 @@ var (
 		{"predecoded", "switch executor, one operation per instruction"},
 		{"interp", "reference interpreter"},
 		{"program", "public cbpf.Program.Run"},
+		{"ebpf_compiled", "eBPF (LD_ABS form): internal/ebpfvm compiled form, superinstructions"},
+		{"ebpf_interp", "eBPF (LD_ABS form): internal/ebpfvm reference interpreter"},
 		{"xnet_bpf_vm", "golang.org/x/net/bpf VM"},
 	}
 )
