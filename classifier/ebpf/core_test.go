@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/cilium/ebpf/btf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -248,4 +249,27 @@ func BenchmarkLoadObjectWithOptions(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestCORERelocationErrorNamed: a target with two flavors of __sk_buff
+// that place a field differently makes the relocation ambiguous, which
+// libbpf refuses; the error names the relocation.
+func TestCORERelocationErrorNamed(t *testing.T) {
+	u32 := &btf.Int{Name: "unsigned int", Size: 4}
+	skb := func(name string, markAt btf.Bits) *btf.Struct {
+		return &btf.Struct{Name: name, Size: 192, Members: []btf.Member{
+			{Name: "len", Type: u32, Offset: 0},
+			{Name: "mark", Type: u32, Offset: markAt},
+		}}
+	}
+	b, err := btf.NewBuilder([]btf.Type{skb("__sk_buff", 64), skb("__sk_buff___other", 96)}, nil)
+	require.NoError(t, err)
+	raw, err := b.Marshal(nil, nil)
+	require.NoError(t, err)
+
+	_, err = ebpf.LoadObjectFileWithOptions(coreObject("bootstrap"), ebpf.ObjectOptions{TargetBTF: raw})
+	require.ErrorIs(t, err, syscall.EINVAL)
+	assert.Contains(t, err.Error(), "relo #")
+	assert.Contains(t, err.Error(), "struct __sk_buff")
+	assert.Contains(t, err.Error(), "tc_ingress")
 }
