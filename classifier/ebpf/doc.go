@@ -120,8 +120,11 @@
 // Object and program errors wrap the errno the kernel (or libbpf, for
 // what it refuses) returns: EINVAL for a malformed object or a program
 // that is not a tc program, EOPNOTSUPP naming the CO-RE relocation,
-// kfunc, ksym or kconfig extern an object needs (they are not supported
-// yet), E2BIG for oversized sections, EBADF for map references that name
+// kfunc, ksym or kconfig extern an object needs when loaded without
+// options (LoadObjectWithOptions resolves them as libbpf does: an
+// unresolved strong extern is ESRCH, a relocation that fails is named
+// with libbpf's errno, a kfunc call a path reaches is EOPNOTSUPP naming
+// the kfunc), E2BIG for oversized sections, EBADF for map references that name
 // no map, the verifier's errno for rejected programs, and a
 // *MissingHelperError naming a helper the registry lacks. A run fault,
 // which the kernel's verifier would have prevented and the VM's sandbox

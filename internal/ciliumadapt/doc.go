@@ -19,6 +19,11 @@
 // iproute2's bpf_elf_map tail and pinning, global data sections), refusing
 // CO-RE relocations, kfuncs, ksyms and kconfig externs with EOPNOTSUPP
 // naming them, and section headers beyond MaxSectionSize with E2BIG.
+// LoadObjectOptions (elf_extern.go) instead applies CO-RE relocations
+// through internal/core and resolves externs with libbpf's rules
+// (tools/lib/bpf/libbpf.c, bpf_object__resolve_externs): a .kconfig map,
+// __weak ksyms and kfunc addresses at 0, kfunc calls kept and named in
+// ObjProgram.Kfuncs.
 //
 // # Concurrency
 //
