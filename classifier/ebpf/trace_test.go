@@ -3,6 +3,7 @@ package ebpf_test
 import (
 	"bytes"
 	"errors"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -419,4 +420,24 @@ func TestTraceConcurrent(t *testing.T) {
 	assert.Equal(t, uint64(200), c.Runs())
 	h, _, _ := c.Counts(3)
 	assert.Equal(t, uint64(200), h)
+}
+
+// TestObjectLines checks that every program of the test objects carries
+// a source line for each slot, its first instruction on a line of its C
+// file, and that a spec's copy has its own lines.
+func TestObjectLines(t *testing.T) {
+	for _, name := range []string{"elfmap", "events", "globals", "lpm", "mapinmap", "nat", "port", "progarray", "sections", "tailcall", "trace", "vlan"} {
+		t.Run(name, func(t *testing.T) {
+			spec := loadSpec(t, name)
+			require.NotEmpty(t, spec.Programs)
+			for pname, ps := range spec.Programs {
+				require.Len(t, ps.Lines, len(ps.Instructions), pname)
+				assert.NotZero(t, ps.Lines[0].Line, pname)
+				assert.Equal(t, name+".c", filepath.Base(ps.Lines[0].File), pname)
+				c := ps.Copy()
+				c.Lines[0].Line = -1
+				assert.NotEqual(t, -1, ps.Lines[0].Line)
+			}
+		})
+	}
 }

@@ -171,6 +171,11 @@ func (tr *Tracer) Step(pc int, regs [uapi.MAX_BPF_REG]uint64) {
 	r := &regs
 	if tr.cur != nil {
 		tr.complete(r)
+		if isLdPkt(tr.prog.raw[tr.pc]) && pc != tr.pc+1 {
+			// A legacy packet load past the packet's end returned 0
+			// from the function.
+			tr.cur.Access.Fault = true
+		}
 	}
 	tr.pc = pc
 	tr.cur = tr.t.Next()
@@ -326,6 +331,11 @@ func (tr *Tracer) complete(r *[uapi.MAX_BPF_REG]uint64) {
 	}
 }
 
+// isLdPkt reports whether in is a legacy LD_ABS or LD_IND.
+func isLdPkt(in Instruction) bool {
+	return in.Op&0x07 == uapi.BPF_LD && (in.Op&0xe0 == uapi.BPF_ABS || in.Op&0xe0 == uapi.BPF_IND)
+}
+
 // finish records the end of the run.
 func (tr *Tracer) finish(r0 uint64, err error) {
 	tr.t.Result = r0
@@ -333,6 +343,15 @@ func (tr *Tracer) finish(r0 uint64, err error) {
 		tr.cur.Ends = true
 	}
 	if err == nil {
+		if tr.pc >= 0 && isLdPkt(tr.prog.raw[tr.pc]) {
+			// The run ended on a legacy packet load: it was past the
+			// packet's end, and the program returned 0.
+			tr.t.Fault = "packet load out of bounds " + where(tr.l, tr.pc)
+			if tr.cur != nil {
+				tr.cur.Write("r0", 0)
+				tr.cur.Access.Fault = true
+			}
+		}
 		return
 	}
 	tr.t.Fault = FaultText(err, tr.l)
@@ -353,10 +372,16 @@ func FaultText(err error, l *Listing) string {
 	if re.Cause != nil {
 		cause += ": " + re.Cause.Error()
 	}
-	if l != nil && re.PC >= 0 && re.PC < len(l.Source) && l.Source[re.PC].Line != 0 {
-		return fmt.Sprintf("%s at %s (insn %d)", cause, l.Source[re.PC], re.PC)
+	return cause + " " + where(l, re.PC)
+}
+
+// where names instruction pc: "at prog.c:42 (insn 7)", or "at insn 7"
+// when its source line is not known.
+func where(l *Listing, pc int) string {
+	if l != nil && pc >= 0 && pc < len(l.Source) && l.Source[pc].Line != 0 {
+		return fmt.Sprintf("at %s (insn %d)", l.Source[pc], pc)
 	}
-	return fmt.Sprintf("%s at insn %d", cause, re.PC)
+	return fmt.Sprintf("at insn %d", pc)
 }
 
 // Coverer counts runs of one program into a trace.Coverage made from the

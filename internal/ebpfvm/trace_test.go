@@ -166,3 +166,40 @@ func BenchmarkHook(b *testing.B) {
 		}
 	})
 }
+
+// TestTracerLdAbsOutOfBounds: a legacy packet load past the packet's end
+// ends the program with 0, which the trace reports with the line.
+func TestTracerLdAbsOutOfBounds(t *testing.T) {
+	prog := []Instruction{
+		{Op: uapi.BPF_ALU64 | uapi.BPF_MOV | uapi.BPF_X, Dst: 6, Src: 1}, // r6 = r1
+		{Op: uapi.BPF_LD | uapi.BPF_ABS | uapi.BPF_W, Imm: 100},          // r0 = *(u32 *)skb[100]
+		{Op: uapi.BPF_JMP | uapi.BPF_EXIT},                               // exit
+	}
+	p, err := Load(prog, Options{Context: ContextSkb})
+	require.NoError(t, err)
+	l := NewListing(p, nil, []trace.Source{{}, {File: "prog.c", Line: 42, Text: "x = load_word(skb, 100);"}})
+	for _, tc := range []struct {
+		name  string
+		len   int
+		fault string
+		steps int
+	}{
+		{"in bounds", 120, "", 3},
+		{"past the end", 60, "packet load out of bounds at prog.c:42 (insn 1)", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pkt := packet.New(tc.len)
+			require.NoError(t, pkt.SetFrame(make([]byte, tc.len)))
+			var tr trace.Trace
+			r0, err := NewTracer(p, l).Run(pkt, &tr)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(0), r0)
+			assert.Equal(t, tc.fault, tr.Fault)
+			require.Len(t, tr.Steps, tc.steps)
+			ld := tr.Steps[1]
+			assert.Equal(t, tc.fault != "", ld.Access.Fault)
+			assert.Equal(t, "r0 = *(u32 *)skb[100]", ld.Insn)
+			assert.Equal(t, []trace.Reg{{Name: "r0", Value: 0}}, ld.Writes())
+		})
+	}
+}
