@@ -52,6 +52,7 @@ func (m *Machine) execAt(pc0, base int, r1, r2, r3, r4, r5 uint64) (uint64, erro
 			return fault(pc, ErrBadCall)
 		}
 		in := &insns[pc]
+		var ok bool
 		switch in.op {
 		case opAdd64K:
 			r[in.dst&15] += in.k
@@ -585,6 +586,18 @@ func (m *Machine) execAt(pc0, base int, r1, r2, r3, r4, r5 uint64) (uint64, erro
 			if in.op >= opLdIndB {
 				off = int32(uint32(r[in.src&15]) + uint32(in.k))
 			}
+			n := 1 << ((in.op - opLdAbsB) % 3) // B, H, W
+			if b := absBytes(m.pkt, uint64(int64(off)), n); b != nil {
+				switch n {
+				case 1:
+					r[0] = uint64(b[0])
+				case 2:
+					r[0] = uint64(binary.BigEndian.Uint16(b))
+				default:
+					r[0] = uint64(binary.BigEndian.Uint32(b))
+				}
+				break
+			}
 			v, ok := m.ldAbs(off, in.op)
 			if !ok {
 				goto ldAbsFail
@@ -600,9 +613,35 @@ func (m *Machine) execAt(pc0, base int, r1, r2, r3, r4, r5 uint64) (uint64, erro
 			if in.c.test(v, in.k) {
 				goto jump
 			}
-		case opLdAbsBJ, opLdAbsHJ, opLdAbsWJ:
-			v, ok := m.ldAbs(int32(in.o), opLdAbsB+(in.op-opLdAbsBJ))
-			if !ok {
+		case opLdAbsBJ:
+			var v uint64
+			if b := absBytes(m.pkt, in.o, 1); b != nil {
+				v = uint64(b[0])
+			} else if v, ok = m.ldAbs(int32(in.o), opLdAbsB); !ok {
+				goto ldAbsFail
+			}
+			r[0] = v
+			pc++
+			if in.c.test(v, in.k) {
+				goto jump
+			}
+		case opLdAbsHJ:
+			var v uint64
+			if b := absBytes(m.pkt, in.o, 2); b != nil {
+				v = uint64(binary.BigEndian.Uint16(b))
+			} else if v, ok = m.ldAbs(int32(in.o), opLdAbsH); !ok {
+				goto ldAbsFail
+			}
+			r[0] = v
+			pc++
+			if in.c.test(v, in.k) {
+				goto jump
+			}
+		case opLdAbsWJ:
+			var v uint64
+			if b := absBytes(m.pkt, in.o, 4); b != nil {
+				v = uint64(binary.BigEndian.Uint32(b))
+			} else if v, ok = m.ldAbs(int32(in.o), opLdAbsW); !ok {
 				goto ldAbsFail
 			}
 			r[0] = v

@@ -19,7 +19,11 @@ package ebpfvm
 //	rd = rs; rd += K                                 pointer plus offset
 //	r0 = K; exit                                     return a constant
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/clsbpf/clsbpf/classifier/packet"
+)
 
 // cond is the comparison of a fused compare-and-branch.
 type cond uint8
@@ -125,4 +129,16 @@ func (m *Machine) load(a uint64, n uint32) (uint64, bool) {
 		return uint64(binary.LittleEndian.Uint16(b)), true
 	}
 	return uint64(binary.LittleEndian.Uint32(b)), true
+}
+
+// absBytes returns the n bytes at offset off from the packet's data when
+// off is a plain offset (not an SKF_* reference) and they are all inside
+// the frame, else nil: the common case of ldAbs, small enough to inline.
+func absBytes(pk *packet.Packet, off uint64, n int) []byte {
+	buf, data, _, end := pk.Buffer()
+	if int64(off) < 0 || int64(off) > int64(end-data-n) {
+		return nil
+	}
+	at := data + int(off)
+	return buf[at : at+n : at+n]
 }
