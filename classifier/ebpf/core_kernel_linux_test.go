@@ -5,7 +5,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"syscall"
 	"testing"
 
@@ -170,4 +173,60 @@ func TestCOREPoisonAgainstKernel(t *testing.T) {
 	require.NoError(t, err)
 	_, err = ebpf.NewProgram(lib.Programs["poison_tc"], ebpf.ProgramOptions{})
 	require.ErrorIs(t, err, syscall.EINVAL)
+}
+
+// TestWeakExternsAgainstLibbpf loads weak.o with libbpf itself (bpftool
+// prog load) and runs it with BPF_PROG_TEST_RUN (bpftool prog run): the
+// __weak kconfig externs libbpf leaves unset or fills from this machine's
+// .config (including the truncated string) must read as the library's
+// do. Two values differ by design: the kernel serves the kfunc
+// bpf_ksym_exists probes (mark bit 1), the library serves none; and
+// LINUX_HAS_SYSCALL_WRAPPER is only known to libbpf from v1.2, so it is
+// left out of the comparison.
+func TestWeakExternsAgainstLibbpf(t *testing.T) {
+	kerneltest.RequireBPF(t)
+	bpftool, err := exec.LookPath("bpftool")
+	if err != nil {
+		kerneltest.Skip(t, "bpftool (libbpf's loader) is not installed")
+	}
+	kc := machineKconfig(t)
+	dir := t.TempDir()
+	pin := fmt.Sprintf("/sys/fs/bpf/clsbpf_weak_%d", os.Getpid())
+	out, err := exec.Command(bpftool, "prog", "load", coreObject("weak"), pin, "type", "classifier").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	t.Cleanup(func() { os.Remove(pin) })
+
+	frame := corpusFrame()
+	var ctxIn [skbSize]byte
+	binary.LittleEndian.PutUint32(ctxIn[skbIfindex:], 1)
+	data, ctxInPath, ctxOutPath := filepath.Join(dir, "data"), filepath.Join(dir, "ctx_in"), filepath.Join(dir, "ctx_out")
+	require.NoError(t, os.WriteFile(data, frame, 0o600))
+	require.NoError(t, os.WriteFile(ctxInPath, ctxIn[:], 0o600))
+	out, err = exec.Command(bpftool, "prog", "run", "pinned", pin, "data_in", data, "ctx_in", ctxInPath, "ctx_out", ctxOutPath).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	m := regexp.MustCompile(`Return value: (\d+)`).FindSubmatch(out)
+	require.NotNil(t, m, "%s", out)
+	kret, err := strconv.ParseUint(string(m[1]), 10, 32)
+	require.NoError(t, err)
+	ctxOut, err := os.ReadFile(ctxOutPath)
+	require.NoError(t, err)
+	require.Len(t, ctxOut, skbSize)
+	kcb := func(i int) uint32 { return binary.LittleEndian.Uint32(ctxOut[skbCB+4*i:]) }
+
+	spec, err := ebpf.LoadObjectFileWithOptions(coreObject("weak"), ebpf.ObjectOptions{Kconfig: kc})
+	require.NoError(t, err)
+	col, err := ebpf.NewCollection(spec, ebpf.CollectionOptions{Slots: 1})
+	require.NoError(t, err)
+	pkt := testRunPacket(t, frame)
+	pkt.Ifindex = 1
+	lret, err := col.Programs["weak_tc"].RunChecked(pkt)
+	require.NoError(t, err)
+
+	assert.Equal(t, uint32(kret), lret, "retval")
+	for _, i := range []int{0, 1, 2, 4} {
+		assert.Equal(t, kcb(i), pkt.CB[i], "cb[%d]", i)
+	}
+	assert.Equal(t, kcb(3)&0xffff, pkt.CB[3]&0xffff, "cb[3]: CONFIG_CLSBPF_SHORT")
+	assert.Equal(t, uint32(0), pkt.Mark, "no ksym or kfunc in the library")
+	assert.Zero(t, binary.LittleEndian.Uint32(ctxOut[skbMark:])&^2, "the kernel's kfunc is the only mark bit")
 }
