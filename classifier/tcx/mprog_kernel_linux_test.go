@@ -45,7 +45,7 @@ func bpfCall(cmd uintptr, attr unsafe.Pointer, size uintptr) (int, syscall.Errno
 // attachAttr is union bpf_attr for BPF_PROG_ATTACH and BPF_PROG_DETACH.
 type attachAttr struct {
 	target, progFD, attachType, flags, replaceFD, relative uint32
-	expectedRevision                                      uint64
+	expectedRevision                                       uint64
 }
 
 // linkAttr is union bpf_attr for BPF_LINK_CREATE with tcx.
@@ -143,10 +143,10 @@ func loadKernelProgs(t *testing.T, n int) []*cebpf.Program {
 		p, err := cebpf.NewProgram(&cebpf.ProgramSpec{
 			Name: fmt.Sprintf("tcx%d", i), Type: cebpf.SchedCLS, License: "GPL",
 			Instructions: asm.Instructions{
-				asm.Mov.Imm(asm.R0, int32(i)),           // r0 = i
+				asm.Mov.Imm(asm.R0, int32(i)),              // r0 = i
 				asm.StoreMem(asm.R1, 48, asm.R0, asm.Word), // skb->cb[0] = r0
-				asm.Mov.Imm(asm.R0, -1),                 // r0 = TCX_NEXT
-				asm.Return(),                            // exit
+				asm.Mov.Imm(asm.R0, -1),                    // r0 = TCX_NEXT
+				asm.Return(),                               // exit
 			},
 		})
 		require.NoError(t, err)
@@ -352,3 +352,58 @@ func TestMprogAgainstKernel(t *testing.T) {
 	t.Logf("%d sequences of %d calls: errnos %v", seqs, ops, errnos)
 }
 
+// TestMprogFullAgainstKernel fills a list to MaxPrograms in the kernel
+// and in a List and requires the same errno for one more program at
+// every kind of position, and for a replace, which needs no new slot.
+func TestMprogFullAgainstKernel(t *testing.T) {
+	kerneltest.RequireBPF(t)
+	ns := kerneltest.NewNetNS(t)
+	ns.MustRun(t, "ip", "link", "add", "veth0", "type", "veth", "peer", "name", "veth1")
+	ks := &kernelSide{ifindex: uint32(ns.Ifindex(t, "veth0")), typ: unix.BPF_TCX_INGRESS}
+	kprogs := loadKernelProgs(t, tcx.MaxPrograms+3)
+	lprogs := make([]*fakeProg, len(kprogs))
+	for i, p := range kprogs {
+		info, err := p.Info()
+		require.NoError(t, err)
+		id, _ := info.ID()
+		lprogs[i] = &fakeProg{id: uint32(id)}
+	}
+	var list tcx.List
+	for i := range tcx.MaxPrograms {
+		require.Zero(t, ks.attach(kprogs[i].FD(), 0, 0, 0, 0))
+		require.NoError(t, list.Attach(lprogs[i], tcx.AttachOptions{}))
+	}
+	extra := tcx.MaxPrograms
+	for _, tc := range []struct {
+		name      string
+		flags     uint32
+		rel       int // index of the relative program, -1 none
+		replace   int
+		wantErrno syscall.Errno
+	}{
+		{"last", 0, -1, -1, syscall.ERANGE},
+		{"first", tcx.FlagBefore, -1, -1, syscall.ERANGE},
+		{"after last", tcx.FlagAfter, -1, -1, syscall.ERANGE},
+		{"before program 5", tcx.FlagBefore | tcx.FlagID, 5, -1, syscall.ERANGE},
+		{"replace program 7", tcx.FlagReplace, -1, 7, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var krel, lrel uint32
+			if tc.rel >= 0 {
+				krel, lrel = lprogs[tc.rel].id, lprogs[tc.rel].id
+			}
+			var kreplace uint32
+			var lreplace tcx.Program
+			if tc.replace >= 0 {
+				kreplace, lreplace = uint32(kprogs[tc.replace].FD()), lprogs[tc.replace]
+			}
+			kerr := ks.attach(kprogs[extra].FD(), tc.flags, kreplace, krel, 0)
+			lerr := errnoOf(list.Attach(lprogs[extra], tcx.AttachOptions{Flags: tc.flags, Relative: lrel, Replace: lreplace}))
+			require.Equal(t, tc.wantErrno, kerr)
+			require.Equal(t, kerr, lerr)
+			kq, _ := ks.query()
+			lq, _ := list.Query()
+			require.Equal(t, kq, lq)
+		})
+	}
+}
