@@ -182,6 +182,24 @@ const (
 	opLdAbsBJ
 	opLdAbsHJ
 	opLdAbsWJ
+	opLdxBEq
+	opLdxHEq
+	opLdxWEq
+	opLdxBNe
+	opLdxHNe
+	opLdxWNe
+	opLdxBSet
+	opLdxHSet
+	opLdxWSet
+	opLdAbsBEq
+	opLdAbsHEq
+	opLdAbsWEq
+	opLdAbsBNe
+	opLdAbsHNe
+	opLdAbsWNe
+	opLdAbsBSet
+	opLdAbsHSet
+	opLdAbsWSet
 	opMovAddK
 	opMovAddKJgtX
 	opAddKJgtX
