@@ -441,3 +441,33 @@ func TestObjectLines(t *testing.T) {
 		})
 	}
 }
+
+// TestRunTraceSubprogramLines: the steps of globals.c's bpf-to-bpf call
+// of score() carry score's lines (12 to 20, or none where clang
+// recorded line 0) and the caller's resume on
+// line 28, the line of the call.
+func TestRunTraceSubprogramLines(t *testing.T) {
+	col := loadCollection(t, "globals", ebpf.CollectionOptions{Slots: 1})
+	var tr trc.Trace
+	col.Programs["globals"].RunTrace(vlanPackets(t)["ip"], &tr)
+	call := -1
+	for i, s := range tr.Steps {
+		if strings.HasPrefix(s.Insn, "call pc") {
+			call = i
+			break
+		}
+	}
+	require.GreaterOrEqual(t, call, 0, "no bpf-to-bpf call traced")
+	assert.Equal(t, 28, tr.Steps[call].Source.Line)
+	ret := -1
+	for i := call + 1; i < len(tr.Steps); i++ {
+		s := tr.Steps[i]
+		assert.True(t, s.Source.Line == 0 || s.Source.Line >= 12 && s.Source.Line <= 20, "step %d (pc %d) on line %d", i, s.PC, s.Source.Line)
+		if s.Insn == "exit" {
+			ret = i
+			break
+		}
+	}
+	require.Positive(t, ret, "score() did not return")
+	assert.Equal(t, 28, tr.Steps[ret+1].Source.Line)
+}
