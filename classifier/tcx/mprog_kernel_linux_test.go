@@ -63,27 +63,49 @@ type queryAttr struct {
 	revision                                    uint64
 }
 
-// kernelSide drives the kernel's tcx on one device and direction.
+// kernelSide drives the kernel's tcx on one device and direction of a
+// private network namespace: every call runs on a thread inside it, as
+// tcx resolves the ifindex in the caller's namespace.
 type kernelSide struct {
+	ns      *kerneltest.NetNS
 	ifindex uint32
 	typ     uint32
 }
 
+// in runs call inside the namespace.
+func (k *kernelSide) in(call func() syscall.Errno) syscall.Errno {
+	var e syscall.Errno
+	if err := k.ns.Do(func() error { e = call(); return nil }); err != nil {
+		return syscall.Errno(0xfffe)
+	}
+	return e
+}
+
 func (k *kernelSide) attach(progFD int, flags, replaceFD, relative uint32, rev uint64) syscall.Errno {
 	a := attachAttr{target: k.ifindex, progFD: uint32(progFD), attachType: k.typ, flags: flags, replaceFD: replaceFD, relative: relative, expectedRevision: rev}
-	_, e := bpfCall(unix.BPF_PROG_ATTACH, unsafe.Pointer(&a), unsafe.Sizeof(a))
-	return e
+	return k.in(func() syscall.Errno {
+		_, e := bpfCall(unix.BPF_PROG_ATTACH, unsafe.Pointer(&a), unsafe.Sizeof(a))
+		return e
+	})
 }
 
 func (k *kernelSide) detach(progFD int, flags, relative uint32, rev uint64) syscall.Errno {
 	a := attachAttr{target: k.ifindex, progFD: uint32(progFD), attachType: k.typ, flags: flags, relative: relative, expectedRevision: rev}
-	_, e := bpfCall(unix.BPF_PROG_DETACH, unsafe.Pointer(&a), unsafe.Sizeof(a))
-	return e
+	return k.in(func() syscall.Errno {
+		_, e := bpfCall(unix.BPF_PROG_DETACH, unsafe.Pointer(&a), unsafe.Sizeof(a))
+		return e
+	})
 }
 
 func (k *kernelSide) link(progFD int, flags, relative uint32, rev uint64) (int, syscall.Errno) {
 	a := linkAttr{progFD: uint32(progFD), target: k.ifindex, attachType: k.typ, flags: flags, relative: relative, expectedRevision: rev}
-	return bpfCall(unix.BPF_LINK_CREATE, unsafe.Pointer(&a), unsafe.Sizeof(a))
+	var fd int
+	e := k.in(func() syscall.Errno {
+		var e syscall.Errno
+		fd, e = bpfCall(unix.BPF_LINK_CREATE, unsafe.Pointer(&a), unsafe.Sizeof(a))
+		return e
+	})
+	return fd, e
 }
 
 func linkDetach(fd int) syscall.Errno {
@@ -96,7 +118,10 @@ func (k *kernelSide) query() (tcx.QueryResult, syscall.Errno) {
 	var progs, links [64]uint32
 	a := queryAttr{target: k.ifindex, attachType: k.typ, progIDs: uint64(uintptr(unsafe.Pointer(&progs[0]))), count: 64,
 		linkIDs: uint64(uintptr(unsafe.Pointer(&links[0])))}
-	_, e := bpfCall(unix.BPF_PROG_QUERY, unsafe.Pointer(&a), unsafe.Sizeof(a))
+	e := k.in(func() syscall.Errno {
+		_, e := bpfCall(unix.BPF_PROG_QUERY, unsafe.Pointer(&a), unsafe.Sizeof(a))
+		return e
+	})
 	runtime.KeepAlive(&progs)
 	runtime.KeepAlive(&links)
 	if e != 0 {
@@ -185,7 +210,7 @@ func TestMprogAgainstKernel(t *testing.T) {
 	errnos := map[syscall.Errno]int{}
 	for s := range seqs {
 		typ := uint32(unix.BPF_TCX_INGRESS + s%2)
-		ks := &kernelSide{ifindex: ifindex, typ: typ}
+		ks := &kernelSide{ns: ns, ifindex: ifindex, typ: typ}
 		list := tcx.List{Known: func(id uint32) bool {
 			for _, p := range lprogs {
 				if p.id == id {
@@ -359,7 +384,7 @@ func TestMprogFullAgainstKernel(t *testing.T) {
 	kerneltest.RequireBPF(t)
 	ns := kerneltest.NewNetNS(t)
 	ns.MustRun(t, "ip", "link", "add", "veth0", "type", "veth", "peer", "name", "veth1")
-	ks := &kernelSide{ifindex: uint32(ns.Ifindex(t, "veth0")), typ: unix.BPF_TCX_INGRESS}
+	ks := &kernelSide{ns: ns, ifindex: uint32(ns.Ifindex(t, "veth0")), typ: unix.BPF_TCX_INGRESS}
 	kprogs := loadKernelProgs(t, tcx.MaxPrograms+3)
 	lprogs := make([]*fakeProg, len(kprogs))
 	for i, p := range kprogs {
