@@ -200,6 +200,8 @@ const (
 	opLdAbsBSet
 	opLdAbsHSet
 	opLdAbsWSet
+	opCtxData    // skb->data: ctxLoad's value, without its call
+	opCtxDataEnd // skb->data_end
 	opMovAddK
 	opMovAddKJgtX
 	opAddKJgtX
@@ -358,6 +360,12 @@ func (p *Program) compile(v *verifier) error {
 		case uapi.BPF_LDX:
 			if v.aux[i].isCtx {
 				out.op, out.aux = opCtxLd, uint32(len(ctxs))
+				switch v.aux[i].ctx.field {
+				case skbData:
+					out.op = opCtxData
+				case skbDataEnd:
+					out.op = opCtxDataEnd
+				}
 				ctxs = append(ctxs, v.aux[i].ctx)
 				break
 			}

@@ -575,6 +575,12 @@ func (m *Machine) execAt(pc0, base int, r1, r2, r3, r4, r5 uint64) (uint64, erro
 				return fault(pc, ErrMemAccess)
 			}
 			atomic64(in, (*uint64)(unsafe.Pointer(&b[0])), &r)
+		case opCtxData:
+			_, data, _, _ := m.pkt.Buffer()
+			r[in.dst&15] = packetAddr(data)
+		case opCtxDataEnd:
+			_, _, lin, _ := m.pkt.Buffer()
+			r[in.dst&15] = packetAddr(lin)
 		case opCtxLd:
 			r[in.dst&15] = m.ctxLoad(&p.ctxs[in.aux])
 		case opCtxSt:
