@@ -13,7 +13,13 @@
 // changes after Load. A Machine holds the per-run state (stack, call
 // frames, region table); the run loop (exec.go) keeps the registers in a
 // local array and switches on the internal opcode, decoding nothing and
-// allocating nothing. A second engine, the reference interpreter
+// allocating nothing. The compiler also fuses hot sequences into
+// superinstructions (fuse.go): a load followed by a compare-with-constant
+// branch on the loaded register, a legacy LD_ABS followed by one, a
+// pointer-plus-constant bounds check against another register, and a
+// constant return; the fused instruction performs every memory check its
+// parts perform, and the instructions it covers stay in place for jumps
+// that land inside the sequence. A second engine, the reference interpreter
 // (interp.go, Options.Engine = EngineReference), executes the instructions
 // as loaded, decoding each step, written to be read; the tests run both
 // engines on the conformance suite, the kernel differential and
