@@ -19,11 +19,7 @@ package ebpfvm
 //	rd = rs; rd += K                                 pointer plus offset
 //	r0 = K; exit                                     return a constant
 
-import (
-	"encoding/binary"
-
-	"github.com/clsbpf/clsbpf/classifier/packet"
-)
+import "github.com/clsbpf/clsbpf/classifier/packet"
 
 // cond is the comparison of a fused compare-and-branch.
 type cond uint8
@@ -124,22 +120,6 @@ func (p *Program) fuse() {
 			ins[i].op = opRetK
 		}
 	}
-}
-
-// load is a plain load of n (1, 2 or 4) bytes at address a, as opLdxB/H/W
-// does it: ok is false where that load faults.
-func (m *Machine) load(a uint64, n uint32) (uint64, bool) {
-	b := m.access(a, n, false)
-	if b == nil {
-		return m.ldMap(a, n)
-	}
-	switch n {
-	case 1:
-		return uint64(b[0]), true
-	case 2:
-		return uint64(binary.LittleEndian.Uint16(b)), true
-	}
-	return uint64(binary.LittleEndian.Uint32(b)), true
 }
 
 // absBytes returns the n bytes at offset off from the packet's data when
