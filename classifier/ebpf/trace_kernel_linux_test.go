@@ -5,6 +5,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 
 	cebpf "github.com/cilium/ebpf"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/clsbpf/clsbpf/classifier/ebpf"
 	trc "github.com/clsbpf/clsbpf/classifier/trace"
+	"github.com/clsbpf/clsbpf/internal/ebpfvm"
 	"github.com/clsbpf/clsbpf/internal/kerneltest"
 )
 
@@ -96,4 +100,66 @@ func TestRunTraceAgainstKernel(t *testing.T) {
 		})
 	}
 	t.Logf("%d traced runs compared with the kernel", runs)
+}
+
+// verifierInsn matches an instruction line of the kernel verifier's
+// log at LogLevelInstruction: "12: (b4) w0 = 0", optionally followed by
+// "  ; R0_w=0" state.
+var verifierInsn = regexp.MustCompile(`^(\d+): \(([0-9a-f]{2})\) (.*?)(?:\s+; .*)?$`)
+
+// TestDisassembleAgainstVerifierLog loads every test object's programs
+// into the kernel with an instruction-level verifier log and compares
+// each instruction the log prints (kernel/bpf/disasm.c print_bpf_insn, on
+// the program as loaded) with Disassemble. LD_IMM64 loads of maps are
+// left out: the kernel prints the map's fd or address there.
+func TestDisassembleAgainstVerifierLog(t *testing.T) {
+	kerneltest.RequireBPF(t)
+	compared := 0
+	for _, object := range []string{"elfmap", "events", "globals", "lpm", "mapinmap", "nat", "port", "progarray", "sections", "tailcall", "trace", "vlan"} {
+		t.Run(object, func(t *testing.T) {
+			path := filepath.Join("testdata", object+".o")
+			spec, err := cebpf.LoadCollectionSpec(path)
+			require.NoError(t, err)
+			for _, m := range spec.Maps {
+				m.Extra, m.Pinning = nil, cebpf.PinNone
+			}
+			for _, p := range spec.Programs {
+				p.Type = cebpf.SchedCLS
+			}
+			col, err := cebpf.NewCollectionWithOptions(spec, cebpf.CollectionOptions{
+				Programs: cebpf.ProgramOptions{LogLevel: cebpf.LogLevelInstruction | cebpf.LogLevelBranch},
+			})
+			require.NoError(t, err)
+			t.Cleanup(col.Close)
+			lib := loadSpec(t, object)
+			for name, kp := range col.Programs {
+				ps := lib.Programs[name]
+				require.NotNil(t, ps, name)
+				raw := make([]ebpfvm.Instruction, len(ps.Instructions))
+				for i, in := range ps.Instructions {
+					raw[i] = ebpfvm.Instruction{Op: in.Op, Dst: in.Dst, Src: in.Src, Off: in.Off, Imm: in.Imm}
+				}
+				seen := map[int]bool{}
+				for _, line := range strings.Split(kp.VerifierLog, "\n") {
+					m := verifierInsn.FindStringSubmatch(line)
+					if m == nil {
+						continue
+					}
+					pc, _ := strconv.Atoi(m[1])
+					if seen[pc] || pc >= len(raw) {
+						continue
+					}
+					seen[pc] = true
+					if raw[pc].Op == 0x18 && raw[pc].Src != 0 {
+						continue
+					}
+					assert.Equal(t, m[2], fmt.Sprintf("%02x", raw[pc].Op), "%s pc %d opcode", name, pc)
+					assert.Equal(t, m[3], ebpfvm.Disassemble(raw, pc, ebpf.HelperName), "%s pc %d", name, pc)
+					compared++
+				}
+				assert.NotEmpty(t, seen, "%s: no instructions in the verifier log", name)
+			}
+		})
+	}
+	t.Logf("%d instructions compared with the verifier log", compared)
 }
