@@ -245,7 +245,7 @@ func (p *Program) TestRun(opts *RunOptions) (uint32, error) {
 	opts.Duration = time.Since(start) / time.Duration(repeat)
 
 	var errOut error
-	if opts.DataOut != nil && len(opts.DataOut) > 0 {
+	if len(opts.DataOut) > 0 {
 		frame := pkt.Bytes()
 		n := copy(opts.DataOut, frame)
 		if n < len(frame) {
