@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"syscall"
 	"time"
 
@@ -206,7 +207,8 @@ func (p *Program) TestRun(opts *RunOptions) (uint32, error) {
 			dev, ifindex = d, ix
 		}
 	}
-	pkt := packet.New(len(opts.Data))
+	pkt := testRunPackets.Get().(*packet.Packet)
+	defer testRunPackets.Put(pkt)
 	if err := pkt.SetFrame(opts.Data); err != nil {
 		return 0, fmt.Errorf("ebpf: test run %s: %w", p.spec.Name, err)
 	}
@@ -266,6 +268,10 @@ func (p *Program) TestRun(opts *RunOptions) (uint32, error) {
 	}
 	return ret, errOut
 }
+
+// testRunPackets recycles the packets of TestRun, so that repeated test
+// runs reuse their buffers.
+var testRunPackets = sync.Pool{New: func() any { return packet.New(TestRunMaxData) }}
 
 // ethPktType is eth_type_trans's choice of pkt_type against dev.
 func ethPktType(frame []byte, dev *TestDevice) packet.Type {

@@ -229,3 +229,19 @@ func rawCode(insns []ebpf.Instruction) []byte {
 	}
 	return b
 }
+
+// BenchmarkTestRun runs the writer program through TestRun with data and
+// context out, as a test would call it.
+func BenchmarkTestRun(b *testing.B) {
+	p := testRunProgram(b, "write")
+	frame := frameTo([6]byte{}, 0x0800, 64)
+	out := make([]byte, 128)
+	ctxOut := make([]byte, ebpf.SkbContextSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		opts := ebpf.RunOptions{Data: frame, DataOut: out, ContextOut: ctxOut}
+		if _, err := p.TestRun(&opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
