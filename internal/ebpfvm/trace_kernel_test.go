@@ -34,7 +34,7 @@ var logInsn = regexp.MustCompile(`^(\d+): \(([0-9a-f]{2})\) (.*?)(?:\s+; .*)?$`)
 // legacy packet load past the packet's end.
 func TestTracerKernelDifferential(t *testing.T) {
 	kerneltest.RequireBPF(t)
-	const programs = 300
+	const programs = 200
 	var insns, runs, loaded int
 	for i := range programs {
 		g := newProgGen(uint64(i) + 0x7ace)
