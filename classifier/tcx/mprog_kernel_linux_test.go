@@ -303,6 +303,9 @@ func TestMprogAgainstKernel(t *testing.T) {
 				kerr = ks.attach(kprogs[pi].FD(), flags, replace, krel, rev)
 				lerr = errnoOf(list.Attach(lprogs[pi], tcx.AttachOptions{Flags: flags, Relative: lrel, Replace: lreplace, ExpectedRevision: rev}))
 			case kind < 7: // link create
+				if r.IntN(12) == 0 {
+					flags |= tcx.FlagReplace
+				}
 				desc = fmt.Sprintf("link prog%d flags %#x rel %s rev %d", pi, flags, relDesc, rev)
 				fd, e := ks.link(kprogs[pi].FD(), flags, krel, rev)
 				kerr = e

@@ -245,11 +245,12 @@ func (l *List) Attach(prog Program, opts AttachOptions) error {
 }
 
 // AttachLink attaches prog through a new link, as bpf(BPF_LINK_CREATE)
-// with a tcx attach type does; FlagReplace is not allowed.
+// with a tcx attach type does; opts.Replace is ignored, and FlagReplace
+// fails with ENOENT as the kernel's does.
 func (l *List) AttachLink(prog Program, opts AttachOptions) (*Link, error) {
-	if opts.Flags&FlagReplace != 0 || opts.Replace != nil {
-		return nil, errno("attach link", syscall.EINVAL, "a link replaces through Update")
-	}
+	// A link replaces through Update; FlagReplace here names no old
+	// program, which bpf_mprog_attach then fails to find (ENOENT).
+	opts.Replace = nil
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	k := &Link{list: l, prog: prog}
@@ -273,7 +274,8 @@ func (l *List) attach(op string, prog Program, link *Link, opts AttachOptions) e
 	if rev == 0 {
 		rev = 1 // tcx_entry_fetch_or_create
 	}
-	if opts.Flags&FlagReplace != 0 && opts.Replace == nil {
+	if opts.Flags&FlagReplace != 0 && opts.Replace == nil && link == nil {
+		// tcx_prog_attach's bpf_prog_get_type of replace_bpf_fd.
 		return errno(op, syscall.EBADF, "FlagReplace without a program to replace")
 	}
 	if opts.ExpectedRevision != 0 && opts.ExpectedRevision != rev {
@@ -290,6 +292,9 @@ func (l *List) attach(op string, prog Program, link *Link, opts AttachOptions) e
 	}
 	idx := eRange
 	if opts.Flags&FlagReplace != 0 {
+		if opts.Replace == nil {
+			return errno(op, syscall.ENOENT, "nothing to replace")
+		}
 		t, err := posExact(op, es, opts.Replace, link)
 		if err != nil {
 			return err
