@@ -17,6 +17,7 @@ import (
 	"github.com/clsbpf/clsbpf/classifier"
 	"github.com/clsbpf/clsbpf/classifier/ebpf"
 	"github.com/clsbpf/clsbpf/classifier/packet"
+	"github.com/clsbpf/clsbpf/internal/ebpfvm"
 )
 
 func loadSpec(t testing.TB, name string) *ebpf.ObjectSpec {
@@ -411,7 +412,8 @@ func TestRunFault(t *testing.T) {
 	assert.Equal(t, uint32(0), p.Run(&pkt))
 	assert.Equal(t, uint64(1), p.Faults())
 	_, err = p.RunChecked(&pkt)
-	assert.Error(t, err)
+	var re *ebpfvm.RunError
+	assert.ErrorAs(t, err, &re, "a fault still unwraps to the run error")
 	assert.Equal(t, uint64(1), p.Faults(), "RunChecked does not count")
 }
 

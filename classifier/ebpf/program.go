@@ -281,10 +281,15 @@ func (p *Program) Run(pkt *packet.Packet) uint32 {
 }
 
 // RunChecked is Run that returns a run fault (a *ebpfvm.RunError naming
-// the instruction and the cause) instead of counting it.
+// the instruction and the cause, described with the C source line of the
+// faulting instruction when the object carries line information; see
+// SourceError) instead of counting it.
 func (p *Program) RunChecked(pkt *packet.Packet) (uint32, error) {
 	r0, err := p.vm.Run(pkt)
 	if err != nil {
+		if serr := p.SourceError(err); serr != err {
+			return 0, serr // names the C source line of the fault
+		}
 		return 0, fmt.Errorf("ebpf: run %s: %w", p.spec.Name, err)
 	}
 	return uint32(r0), nil
