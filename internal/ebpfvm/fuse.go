@@ -34,10 +34,15 @@ const (
 	condLe
 )
 
-// condOf maps a 64-bit compare-with-immediate opcode to its cond.
+// condOf maps an unsigned compare-with-immediate opcode to its cond. The
+// fused loads are at most 32 bits wide, zero-extended, and a JMP32
+// immediate is kept zero-extended (compile), so the 32-bit comparisons
+// give the same outcome as the 64-bit ones on them.
 var condOf = map[opcode]cond{
 	opJeqK: condEq, opJneK: condNe, opJsetK: condSet,
 	opJgtK: condGt, opJgeK: condGe, opJltK: condLt, opJleK: condLe,
+	opJeq32K: condEq, opJne32K: condNe, opJset32K: condSet,
+	opJgt32K: condGt, opJge32K: condGe, opJlt32K: condLt, opJle32K: condLe,
 }
 
 // test reports whether a <c> k holds.

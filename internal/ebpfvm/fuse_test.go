@@ -57,10 +57,10 @@ func fuseCases() map[string][]I {
 			ldAbs(uapi.BPF_H, 12), // r0 = ldh [12]
 			jmpK(uapi.BPF_JMP, uapi.BPF_JNE, 0, 0x800, 5), // if r0 != 0x800 goto drop
 			ldAbs(uapi.BPF_B, 23),                         // r0 = ldb [23]
-			jmpK(uapi.BPF_JMP, uapi.BPF_JEQ, 0, 6, 1),     // if r0 == 6 goto +1
+			jmpK(uapi.BPF_JMP32, uapi.BPF_JEQ, 0, 6, 1),   // if w0 == 6 goto +1
 			ja(2),                 // goto drop
 			ldAbs(uapi.BPF_W, 36), // r0 = ld [36]
-			jmpK(uapi.BPF_JMP, uapi.BPF_JLE, 0, 0x100000, 2), // if r0 <= 0x100000 goto drop
+			jmpK(uapi.BPF_JMP32, uapi.BPF_JLE, 0, -2, 2), // if w0 <= 0xfffffffe goto drop
 			mov64K(0, 1), // r0 = 1
 			exit(),       // exit
 			mov64K(0, 0), // drop: r0 = 0
