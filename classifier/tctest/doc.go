@@ -32,6 +32,14 @@
 // BPF_PROG_TEST_RUN (bytes in and out, a struct __sk_buff context) as it
 // is; Frame and Run give the same results on a context-free run.
 //
+// # Coverage
+//
+// Cover runs a test's packets through an eBPF program and returns which
+// instructions, branch directions and C source lines ran (from the
+// object's BTF line information); setting CLSBPF_COVER_DIR writes the
+// reports, as text and as a `go tool cover`-style HTML page, named after
+// the test.
+//
 // # Concurrency
 //
 // The helpers keep no state. A collection's programs may run in parallel
