@@ -40,10 +40,17 @@
 // cause's errno: ENOENT for a missing bytecode-file, ENODEV for a device
 // Devices does not know, EOPNOTSUPP for what the package does not
 // configure (filter kinds other than bpf, action kinds other than the
-// seven above, estimators, hw_stats). An eBPF object or pinned program
-// parses fully, but Message and Apply refuse it with an error wrapping
-// ErrObjectNotSupported and EOPNOTSUPP: programs cannot be loaded from
-// ELF objects yet.
+// seven above, estimators, hw_stats). An "obj" line is loaded while it
+// is parsed, as tc loads it, through Config.Objects: the object's file
+// (from Objects.FS or the working directory), the section's program
+// (ENOENT when the section has none), its maps with iproute2's pinning
+// in Objects.Pins; the program goes into Objects.Programs and the filter
+// sends TCA_BPF_FD and TCA_BPF_NAME "file.o:[section]" (the base name, as
+// tc). Without Config.Objects, Message refuses it with ErrNoObjects and
+// EOPNOTSUPP. A pinned program parses, but Message and Apply refuse it
+// with ErrObjectNotSupported and EOPNOTSUPP: there is no bpffs to take it
+// from. Show prints an eBPF filter as tc does ("name" after the id) but
+// never "jited", as the library has no JIT.
 //
 // The reference is iproute2 6.1 (Debian 12), the tc the tests run: the
 // kernel-differential tests compare, for hundreds of generated lines,

@@ -13,6 +13,7 @@ import (
 	"github.com/clsbpf/clsbpf/action"
 	"github.com/clsbpf/clsbpf/classifier"
 	"github.com/clsbpf/clsbpf/classifier/cbpf"
+	"github.com/clsbpf/clsbpf/classifier/ebpf"
 	"github.com/clsbpf/clsbpf/handle"
 	"github.com/clsbpf/clsbpf/internal/nlattr"
 	"github.com/clsbpf/clsbpf/internal/uapi"
@@ -58,6 +59,9 @@ type Config struct {
 	Devices Devices
 	// ReadFile reads a bytecode-file; nil means os.ReadFile.
 	ReadFile func(name string) ([]byte, error)
+	// Objects loads the programs of "obj" lines; nil refuses them
+	// (ErrNoObjects, EOPNOTSUPP).
+	Objects *Objects
 }
 
 // Command is the tc filter command a line carries.
@@ -163,6 +167,14 @@ type Filter struct {
 	Export string
 	// Verbose is "verbose".
 	Verbose bool
+	// FD is the descriptor of the loaded program in Config.Objects'
+	// ProgramTable (TCA_BPF_FD), 0 until an object line is loaded.
+	FD uint32
+	// Name is TCA_BPF_NAME, "prog.o:[classifier]", for a loaded object.
+	Name string
+	// Collection is the loaded object's maps and program, for reading
+	// and writing its maps from Go; nil unless an object line was loaded.
+	Collection *ebpf.Collection
 	// ClassID is "classid"/"flowid" when HasClassID.
 	ClassID handle.Handle
 	// HasClassID says the line named a classid (tc sends it, even 0).
@@ -512,6 +524,7 @@ func (f *Filter) parseProgram(a *args, cfg Config) error {
 		}
 		f.File, f.Bytecode = arg, raw
 	default:
+		fileIndex := a.i
 		f.File = arg
 		f.Section = "classifier"
 		if a.more() && matches(a.peek(), "section") {
@@ -531,6 +544,13 @@ func (f *Filter) parseProgram(a *args, cfg Config) error {
 		if a.more() && matches(a.peek(), "verbose") {
 			f.Verbose = true
 			a.i++
+		}
+		if f.Source == ObjectFile && cfg.Objects != nil {
+			fd, col, name, err := cfg.Objects.load(f.File, f.Section, ebpf.SchedCLS)
+			if err != nil {
+				return &Error{Token: f.File, Index: fileIndex, Msg: "Unable to load program", Err: err}
+			}
+			f.FD, f.Collection, f.Name = fd, col, name
 		}
 	}
 	return nil
@@ -574,10 +594,9 @@ func (r recordingDevices) Name(ifindex uint32) (string, bool) {
 }
 
 // ErrObjectNotSupported is returned, wrapped with EOPNOTSUPP, by Message
-// and Apply for an eBPF program from an object file or a pinned program:
-// the filter line parses, but eBPF programs cannot be loaded from ELF
-// objects yet (classifier/ebpf holds maps only so far).
-var ErrObjectNotSupported = errors.New("loading eBPF programs from object files or pins is not supported yet (classifier/ebpf has maps only)")
+// and Apply for a pinned program ("object-pinned", "pinned", "fd"): the
+// line parses, but the library has no bpffs to take pinned programs from.
+var ErrObjectNotSupported = errors.New("pinned eBPF programs are not supported: load the object with \"obj\" instead")
 
 // Where returns where the filter goes in a block: its chain, priority and
 // protocol.
@@ -589,18 +608,26 @@ func (f *Filter) Where() classifier.Where {
 // TCA_BPF_* attributes f_bpf.c adds (ops, classid, flags, actions,
 // police).
 func (f *Filter) Options() ([]byte, error) {
-	if f.Source == ObjectFile || f.Source == ObjectPinned {
-		return nil, &Error{Msg: fmt.Sprintf("bpf %s %s", map[Source]string{ObjectFile: "object-file", ObjectPinned: "object-pinned"}[f.Source], f.File), Err: fmt.Errorf("%w: %w", ErrObjectNotSupported, syscall.EOPNOTSUPP)}
-	}
 	var b []byte
-	ops := make([]byte, 0, 8*len(f.Bytecode))
-	for _, r := range f.Bytecode {
-		ops = binary.LittleEndian.AppendUint16(ops, r.Op)
-		ops = append(ops, r.Jt, r.Jf)
-		ops = binary.LittleEndian.AppendUint32(ops, r.K)
+	switch {
+	case f.Source == ObjectPinned:
+		return nil, &Error{Msg: "bpf object-pinned " + f.File, Err: fmt.Errorf("%w: %w", ErrObjectNotSupported, syscall.EOPNOTSUPP)}
+	case f.Source == ObjectFile && f.FD == 0:
+		return nil, &Error{Msg: "bpf object-file " + f.File, Err: fmt.Errorf("%w: %w", ErrNoObjects, syscall.EOPNOTSUPP)}
+	case f.Source == ObjectFile:
+		// f_bpf.c bpf_ebpf_cb: the descriptor, then the annotation.
+		b = nlattr.AppendUint32(b, uapi.TCA_BPF_FD, f.FD)
+		b = nlattr.AppendString(b, uapi.TCA_BPF_NAME, f.Name)
+	default:
+		ops := make([]byte, 0, 8*len(f.Bytecode))
+		for _, r := range f.Bytecode {
+			ops = binary.LittleEndian.AppendUint16(ops, r.Op)
+			ops = append(ops, r.Jt, r.Jf)
+			ops = binary.LittleEndian.AppendUint32(ops, r.K)
+		}
+		b = nlattr.AppendUint16(b, uapi.TCA_BPF_OPS_LEN, uint16(len(f.Bytecode)))
+		b = nlattr.Append(b, uapi.TCA_BPF_OPS, ops)
 	}
-	b = nlattr.AppendUint16(b, uapi.TCA_BPF_OPS_LEN, uint16(len(f.Bytecode)))
-	b = nlattr.Append(b, uapi.TCA_BPF_OPS, ops)
 	if f.HasClassID {
 		b = nlattr.AppendUint32(b, uapi.TCA_BPF_CLASSID, uint32(f.ClassID))
 	}

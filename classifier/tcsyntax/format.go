@@ -467,6 +467,11 @@ func FormatFilter(p *classifier.Proto, f *classifier.Filter, stats bool) (string
 	}
 	if v, ok := tb[uapi.TCA_BPF_ID]; ok && len(v) >= 4 {
 		fmt.Fprintf(&b, "id %d ", binary.LittleEndian.Uint32(v))
+		// bpf_dump_prog_info prints the program's name after its id; the
+		// library has no JIT, so "jited" is never printed.
+		if n, ok := f.Program().(interface{ Name() string }); ok && n.Name() != "" {
+			fmt.Fprintf(&b, "name %s ", n.Name())
+		}
 	}
 	if v, ok := tb[uapi.TCA_BPF_TAG]; ok {
 		fmt.Fprintf(&b, "tag %x ", v)

@@ -50,6 +50,12 @@ func TestParseFilter(t *testing.T) {
 			assert.True(t, f.Verbose)
 			_, err := f.Message()
 			assert.ErrorIs(t, err, syscall.EOPNOTSUPP)
+			assert.ErrorIs(t, err, tcsyntax.ErrNoObjects, "no Config.Objects")
+		}},
+		{"object_pinned", `bpf da pinned /sys/fs/bpf/p`, func(t *testing.T, f *tcsyntax.Filter) {
+			assert.Equal(t, tcsyntax.ObjectPinned, f.Source)
+			_, err := f.Message()
+			assert.ErrorIs(t, err, syscall.EOPNOTSUPP)
 			assert.ErrorIs(t, err, tcsyntax.ErrObjectNotSupported)
 		}},
 		{"actions", `bpf bc '1,6 0 0 0' action mirred egress redirect dev eth1 index 4 cookie 0a0b action skbedit mark 5/0xff pipe action police rate 1mbit burst 10k conform-exceed drop/pass action vlan push id 10 protocol 802.1ad priority 3 action csum iph and tcp action gact drop random determ pass 10 index 7 action bpf bytecode '1,6 0 0 0' action pass`, func(t *testing.T, f *tcsyntax.Filter) {
