@@ -6,6 +6,7 @@ import (
 	"github.com/clsbpf/clsbpf/action"
 	"github.com/clsbpf/clsbpf/classifier"
 	"github.com/clsbpf/clsbpf/classifier/cbpf"
+	"github.com/clsbpf/clsbpf/classifier/ebpf"
 	"github.com/clsbpf/clsbpf/classifier/packet"
 )
 
@@ -22,6 +23,8 @@ type block struct {
 	// after Classify, the filter that decided. The command classifies on
 	// one goroutine, which this relies on.
 	last *installed
+	// ebpfIDs is the last program id given to an eBPF filter.
+	ebpfIDs uint32
 }
 
 // installed is a filter as added: its spec, where the block put it, its
@@ -49,6 +52,27 @@ func (t tracedProgram) Run(pkt *packet.Packet) uint32 {
 	return t.Program.Run(pkt)
 }
 
+// tracedEBPF is tracedProgram for an eBPF program: a
+// classifier.ExtendedProgram like the program it wraps.
+type tracedEBPF struct {
+	*ebpf.Program
+	b  *block
+	in *installed
+	id uint32
+}
+
+// ID is the program id a dump reports: the block numbers its eBPF
+// programs 1, 2, ... in the order they are added, as a freshly booted
+// kernel would, so the report does not depend on what else the process
+// loaded.
+func (t tracedEBPF) ID() uint32 { return t.id }
+
+// Run notes the filter and runs its program.
+func (t tracedEBPF) Run(pkt *packet.Packet) uint32 {
+	t.b.last = t.in
+	return t.Program.Run(pkt)
+}
+
 // newBlock returns an empty block for the hook.
 func newBlock(egress bool) *block {
 	parent := uint32(0xFFFFFFF2) // clsact ingress
@@ -69,14 +93,26 @@ func newBlock(egress bool) *block {
 // kernel's tcf_exts_validate builds them.
 func (b *block) add(fs filterSpec) (*installed, error) {
 	f := fs.f
-	prog, err := cbpf.LoadRaw(f.Bytecode)
-	if err != nil {
-		return nil, err
-	}
 	in := &installed{spec: fs}
+	var prog classifier.Program
+	if f.Collection != nil {
+		// An obj line: tcsyntax loaded the section's one program.
+		for _, p := range f.Collection.Programs {
+			b.ebpfIDs++
+			prog = tracedEBPF{Program: p, b: b, in: in, id: b.ebpfIDs}
+		}
+	} else {
+		p, err := cbpf.LoadRaw(f.Bytecode)
+		if err != nil {
+			return nil, err
+		}
+		prog = tracedProgram{Program: p, b: b, in: in}
+	}
+	var err error
 	spec := classifier.FilterSpec{
 		Handle:       f.Handle,
-		Program:      tracedProgram{Program: prog, b: b, in: in},
+		Name:         f.Name,
+		Program:      prog,
 		ClassID:      f.ClassID,
 		DirectAction: f.DirectAction,
 		Flags:        f.Flags,

@@ -1,5 +1,17 @@
 package main
 
+import _ "embed"
+
+// defaultObject is the name the default set gives the embedded eBPF
+// object; it is also where the object lies next to this file, so tc run
+// in this directory loads the same object.
+const defaultObject = "testdata/arp.o"
+
+// defaultObjectData is testdata/arp.o.
+//
+//go:embed testdata/arp.o
+var defaultObjectData []byte
+
 // The default filters. Each bytecode string is what
 //
 //	tcpdump -ddd -y EN10MB EXPRESSION | tr '\n' ','
@@ -11,7 +23,9 @@ package main
 // the unchanged bytecode would put every match in class 4: (0x40000)
 // whatever classid the filter names; -1 selects the filter's classid.
 // TestDefaultFiltersMatchTcpdump regenerates them when tcpdump is
-// installed.
+// installed. One filter is an eBPF object instead, compiled from
+// testdata/arp.c by testdata/build.sh and embedded, as operators load
+// theirs with `bpf da obj FILE sec classifier`.
 var defaultFilters = []struct {
 	expr string // the tcpdump expression
 	desc string
@@ -48,8 +62,13 @@ var defaultFilters = []struct {
 		spec: `protocol all pref 6 bpf bytecode "5,40 0 0 12,21 1 0 2048,21 0 1 34525,6 0 0 4294967295,6 0 0 0" classid 1:90`,
 	},
 	{
+		expr: "arp", // an eBPF program: not checked against tcpdump
+		desc: "arp (eBPF, testdata/arp.c): skb->protocol == ETH_P_ARP",
+		spec: `protocol all pref 7 bpf da obj ` + defaultObject + ` sec classifier classid 1:`,
+	},
+	{
 		expr: "", // the empty expression: every frame
 		desc: "catch-all: every other frame",
-		spec: `protocol all pref 7 bpf bytecode "1,6 0 0 4294967295" classid 1:99`,
+		spec: `protocol all pref 8 bpf bytecode "1,6 0 0 4294967295" classid 1:99`,
 	},
 }

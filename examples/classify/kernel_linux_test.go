@@ -45,7 +45,7 @@ func TestKernelHTB(t *testing.T) {
 	}
 	ns.MustRun(t, "tc", "class", "add", "dev", "cl0", "parent", "1:", "classid", "1:1", "htb", "rate", "10gbit")
 	const defaultClass = handle.Handle(0x100ff)
-	for _, minor := range []string{"10", "20", "30", "40", "50", "90", "99", "ff"} {
+	for _, minor := range []string{"10", "20", "30", "40", "50", "60", "90", "99", "ff"} {
 		ns.MustRun(t, "tc", "class", "add", "dev", "cl0", "parent", "1:1", "classid", "1:"+minor, "htb", "rate", "10gbit")
 	}
 	for _, d := range defaultFilters {

@@ -117,7 +117,7 @@ func loadSpecs(opts options, readFile func(string) ([]byte, error)) ([]filterSpe
 	if len(specs) == 0 {
 		for i, d := range defaultFilters {
 			src := fmt.Sprintf("default filter %d", i+1)
-			fs, err := parseSpec(src, d.spec, readFile)
+			fs, err := parseSpec(src, d.spec, withDefaultObject(readFile))
 			if err != nil {
 				return nil, nil, err
 			}

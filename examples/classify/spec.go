@@ -5,12 +5,15 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/clsbpf/clsbpf/action"
+	"github.com/clsbpf/clsbpf/classifier/ebpf"
 	"github.com/clsbpf/clsbpf/classifier/tcsyntax"
 )
 
@@ -97,7 +100,11 @@ func parseSpec(source, text string, readFile func(string) ([]byte, error)) (filt
 	if inserted {
 		words = append(words[:at:at], append([]string{"bpf"}, words[at:]...)...)
 	}
-	f, err := tcsyntax.ParseFilterArgs(words, tcsyntax.Config{Devices: devices, ReadFile: readFile})
+	objects := &tcsyntax.Objects{Programs: &ebpf.ProgramTable{}}
+	if readFile != nil {
+		objects.FS = readFileFS(readFile)
+	}
+	f, err := tcsyntax.ParseFilterArgs(words, tcsyntax.Config{Devices: devices, ReadFile: readFile, Objects: objects})
 	if err != nil {
 		var te *tcsyntax.Error
 		if !errors.As(err, &te) {
@@ -123,8 +130,8 @@ func parseSpec(source, text string, readFile func(string) ([]byte, error)) (filt
 	switch {
 	case f.Chain != 0:
 		return fail(strconv.FormatUint(uint64(f.Chain), 10), "only chain 0 is modelled", nil)
-	case f.Source == tcsyntax.ObjectFile || f.Source == tcsyntax.ObjectPinned:
-		return fail(f.File, "eBPF objects cannot be loaded yet; use bytecode or bytecode-file", fmt.Errorf("%w: %w", tcsyntax.ErrObjectNotSupported, syscall.EOPNOTSUPP))
+	case f.Source == tcsyntax.ObjectPinned:
+		return fail(f.File, "pinned programs cannot be loaded: use obj FILE", fmt.Errorf("%w: %w", tcsyntax.ErrObjectNotSupported, syscall.EOPNOTSUPP))
 	}
 	for _, s := range f.Actions {
 		if g, ok := s.(*action.Gact); ok && (g.Verdict.IsGotoChain() || g.ProbVerdict.IsGotoChain()) {
@@ -156,7 +163,7 @@ func parseSpecFile(name string, data []byte, readFile func(string) ([]byte, erro
 			continue
 		}
 		src := name + ":" + strconv.Itoa(line)
-		fs, err := parseSpec(src, t, readFile)
+		fs, err := parseSpec(src, t, inDir(filepath.Dir(name), readFile))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -172,6 +179,43 @@ func parseSpecFile(name string, data []byte, readFile func(string) ([]byte, erro
 		return nil, nil, &SpecError{Source: name, Msg: "no filter specs in file"}
 	}
 	return specs, sources, nil
+}
+
+// readFileFS is a file system that reads through a readFile function,
+// so eBPF objects are found where bytecode files are (tcsyntax.Objects
+// reads them with fs.ReadFile, which uses ReadFile).
+type readFileFS func(string) ([]byte, error)
+
+// ReadFile reads name through the function.
+func (r readFileFS) ReadFile(name string) ([]byte, error) { return r(name) }
+
+// Open is not used: fs.ReadFile prefers ReadFile.
+func (r readFileFS) Open(name string) (fs.File, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+}
+
+// withDefaultObject reads the default set's object from the embedded copy
+// and everything else through readFile.
+func withDefaultObject(readFile func(string) ([]byte, error)) func(string) ([]byte, error) {
+	return func(name string) ([]byte, error) {
+		if name == defaultObject {
+			return defaultObjectData, nil
+		}
+		return readFile(name)
+	}
+}
+
+// inDir reads a relative name from dir first (a spec file's directory)
+// and then as given (the working directory).
+func inDir(dir string, readFile func(string) ([]byte, error)) func(string) ([]byte, error) {
+	return func(name string) ([]byte, error) {
+		if !filepath.IsAbs(name) && dir != "." && dir != "" {
+			if b, err := readFile(filepath.Join(dir, name)); err == nil {
+				return b, nil
+			}
+		}
+		return readFile(name)
+	}
 }
 
 // osReadFile reads bytecode files and filter files from the file system.
