@@ -23,6 +23,9 @@ type Objects struct {
 	// (fs.FS names: relative, slash-separated). Nil reads the operating
 	// system's files, relative names from the working directory.
 	FS fs.FS
+	// ReadFile, when set, reads the object files instead of FS, with
+	// the names as the lines give them (absolute or relative).
+	ReadFile func(name string) ([]byte, error)
 	// Programs receives the loaded programs; it must not be nil.
 	Programs *ebpf.ProgramTable
 	// Pins is the namespace of pinned maps shared by the objects (tc's
@@ -40,11 +43,17 @@ type Objects struct {
 // caller gave no way to load.
 var ErrNoObjects = errors.New("no object loader configured (tcsyntax.Config.Objects)")
 
-// readObjectFile reads name through o.FS or the operating system.
+// readObjectFile reads name through o.ReadFile, o.FS or the operating
+// system.
 func (o *Objects) readObjectFile(name string) ([]byte, error) {
 	var data []byte
 	var err error
-	if o.FS != nil {
+	if o.ReadFile != nil {
+		data, err = o.ReadFile(name)
+	} else if o.FS != nil {
+		if !fs.ValidPath(name) {
+			return nil, fmt.Errorf("%s: not a name in Objects.FS (relative, slash-separated, no \"..\"): %w", name, syscall.EINVAL)
+		}
 		data, err = fs.ReadFile(o.FS, name)
 	} else {
 		data, err = os.ReadFile(name)

@@ -4,7 +4,9 @@
 //
 // With no flags it classifies an embedded sample capture (sample.pcap,
 // written by gen.go through `go generate`) with a default set of classic
-// BPF filters, each the output of `tcpdump -ddd` for a familiar expression:
+// BPF filters, each the output of `tcpdump -ddd` for a familiar
+// expression, and one eBPF filter, testdata/arp.o, compiled with clang
+// from testdata/arp.c by testdata/build.sh and embedded:
 //
 //	go run ./examples/classify
 //
@@ -13,18 +15,24 @@
 //
 //	go run ./examples/classify -pcap trace.pcapng \
 //	    -filter 'pref 1 bpf bytecode "4,40 0 0 12,21 0 1 2048,6 0 0 4294967295,6 0 0 0" classid 1:1' \
-//	    -filter 'pref 2 bpf bytecode-file arp.bpf classid 1:2 action drop'
+//	    -filter 'pref 2 bpf bytecode-file arp.bpf classid 1:2 action drop' \
+//	    -filter 'pref 3 bpf da obj prog.o sec classifier classid 1:'
 //
 // or one per line in a file given with -filters (lines starting with # are
 // comments; the comment right above a filter describes it in the output).
 // Specs are parsed by classifier/tcsyntax exactly as tc parses them
 // (keyword prefixes, defaults and error texts included): protocol, pref,
-// handle, chain 0, bytecode, bytecode-file, classid (flowid), da, skip_hw,
+// handle, chain 0, bytecode, bytecode-file, object-file (obj) with
+// section (sec), classid (flowid), da, skip_hw,
 // skip_sw, the legacy police, and action lists of gact, mirred, skbedit,
 // police, vlan, csum and bpf actions. mirred sends to the devices eth0
 // (the capture's, ifindex 2), raw0 (3), eth1 (4) and eth2 (5), which
-// count what they get. eBPF objects parse but are refused with
-// EOPNOTSUPP: they cannot be loaded yet.
+// count what they get. An object file is read relative to the directory
+// of the -filters file that names it, else to the working directory; it
+// is loaded as tc loads it (the section's program, its maps) and listed
+// as tc lists it, "prog.o:[classifier] ... id N name F tag T", with ids
+// numbered 1, 2, ... in the order the filters are added. Pinned programs
+// are refused with EOPNOTSUPP.
 //
 // # The model
 //

@@ -564,3 +564,39 @@ func TestMirredAndPolice(t *testing.T) {
 	assert.Contains(t, out, "\n1:1                    126 ")
 	assert.NotContains(t, out, "\nnone ", "redirected frames reach no class")
 }
+
+// TestObjectSpecs: an eBPF object is found next to the spec file that
+// names it, or from the working directory, and classifies as it does in
+// the default set.
+func TestObjectSpecs(t *testing.T) {
+	tests := []struct {
+		name string
+		opts options
+		fs   files
+		want []string
+	}{
+		{"spec_file_directory", options{filtersFile: "specs/f.txt"}, files{
+			"specs/f.txt": []byte("# arp from the spec's directory\nprotocol all pref 1 bpf da obj arp.o sec classifier classid 1:\npref 2 bc \"1,6 0 0 4294967295\" classid 1:99\n"),
+			"specs/arp.o": defaultObjectData,
+		}, []string{
+			"pref 1 bpf chain 0 handle 0x1 flowid 1: arp.o:[classifier] direct-action not_in_hw id 1 name arp tag ",
+			"  # arp from the spec's directory\n  matched 3 frames, 180 bytes\n",
+			"\n1:60                     3       180\n1:99                   126     ",
+		}},
+		{"working_directory", options{filters: stringList{`da obj objs/arp.o section classifier classid 2:`}}, files{
+			"objs/arp.o": defaultObjectData,
+		}, []string{
+			"arp.o:[classifier] direct-action",
+			"\n2:60                     3       180\n",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := runClassify(t, tt.opts, tt.fs)
+			require.NoError(t, err)
+			for _, w := range tt.want {
+				assert.Contains(t, out, w)
+			}
+		})
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -100,10 +99,7 @@ func parseSpec(source, text string, readFile func(string) ([]byte, error)) (filt
 	if inserted {
 		words = append(words[:at:at], append([]string{"bpf"}, words[at:]...)...)
 	}
-	objects := &tcsyntax.Objects{Programs: &ebpf.ProgramTable{}}
-	if readFile != nil {
-		objects.FS = readFileFS(readFile)
-	}
+	objects := &tcsyntax.Objects{Programs: &ebpf.ProgramTable{}, ReadFile: readFile}
 	f, err := tcsyntax.ParseFilterArgs(words, tcsyntax.Config{Devices: devices, ReadFile: readFile, Objects: objects})
 	if err != nil {
 		var te *tcsyntax.Error
@@ -179,19 +175,6 @@ func parseSpecFile(name string, data []byte, readFile func(string) ([]byte, erro
 		return nil, nil, &SpecError{Source: name, Msg: "no filter specs in file"}
 	}
 	return specs, sources, nil
-}
-
-// readFileFS is a file system that reads through a readFile function,
-// so eBPF objects are found where bytecode files are (tcsyntax.Objects
-// reads them with fs.ReadFile, which uses ReadFile).
-type readFileFS func(string) ([]byte, error)
-
-// ReadFile reads name through the function.
-func (r readFileFS) ReadFile(name string) ([]byte, error) { return r(name) }
-
-// Open is not used: fs.ReadFile prefers ReadFile.
-func (r readFileFS) Open(name string) (fs.File, error) {
-	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
 }
 
 // withDefaultObject reads the default set's object from the embedded copy

@@ -1,0 +1,76 @@
+package tcsyntax_test
+
+import (
+	"os"
+	"syscall"
+	"testing"
+	"testing/fstest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clsbpf/clsbpf/classifier/ebpf"
+	"github.com/clsbpf/clsbpf/classifier/tcsyntax"
+	"github.com/clsbpf/clsbpf/internal/nlattr"
+	"github.com/clsbpf/clsbpf/internal/uapi"
+)
+
+func TestObjectLines(t *testing.T) {
+	obj, err := os.ReadFile("testdata/obj/cls.o")
+	require.NoError(t, err)
+	files := fstest.MapFS{
+		"cls.o":     {Data: obj},
+		"dir/cls.o": {Data: obj},
+		"junk.o":    {Data: []byte("not an ELF object")},
+	}
+	tests := []struct {
+		name  string
+		line  string
+		progs bool
+		errno syscall.Errno
+		msg   string
+		fname string
+	}{
+		{"basename_of_path", `bpf da obj dir/cls.o sec classifier`, true, 0, "", "cls.o:[classifier]"},
+		{"default_section", `bpf obj cls.o classid 1:1`, true, 0, "", "cls.o:[classifier]"},
+		{"missing_file", `bpf da obj none.o`, true, syscall.ENOENT, `word 4 "none.o": Unable to load program: none.o: no such file`, ""},
+		{"missing_section", `bpf da obj cls.o sec action`, true, syscall.ENOENT, "object file doesn't contain sec action", ""},
+		{"not_elf", `bpf da obj junk.o`, true, syscall.EINVAL, `word 4 "junk.o": Unable to load program`, ""},
+		{"invalid_fs_name", `bpf da obj /abs/cls.o`, true, syscall.EINVAL, "not a name in Objects.FS", ""},
+		{"dotdot_fs_name", `bpf da obj ../cls.o`, true, syscall.EINVAL, "not a name in Objects.FS", ""},
+		{"no_program_table", `bpf da obj cls.o`, false, syscall.EINVAL, "Objects.Programs is nil", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &tcsyntax.Objects{FS: files}
+			if tt.progs {
+				o.Programs = &ebpf.ProgramTable{}
+			}
+			f, err := tcsyntax.ParseFilter(tt.line, tcsyntax.Config{Objects: o})
+			if tt.errno != 0 {
+				require.Error(t, err)
+				assert.ErrorIs(t, err, tt.errno)
+				assert.Contains(t, err.Error(), tt.msg)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.fname, f.Name)
+			assert.Equal(t, uint32(3), f.FD)
+			require.NotNil(t, f.Collection)
+			opts, err := f.Options()
+			require.NoError(t, err)
+			// f_bpf.c's order: the descriptor and the annotation first.
+			want := nlattr.AppendUint32(nil, uapi.TCA_BPF_FD, 3)
+			want = nlattr.AppendString(want, uapi.TCA_BPF_NAME, tt.fname)
+			assert.Equal(t, want, opts[:len(want)])
+			p, err := o.Programs.Program(f.FD, false)
+			require.NoError(t, err)
+			assert.Equal(t, "cls", p.(*ebpf.Program).Name())
+			// The canonical form parses to the same program source.
+			g, err := tcsyntax.ParseFilter(f.String(), tcsyntax.Config{})
+			require.NoError(t, err)
+			assert.Equal(t, f.File, g.File)
+			assert.Equal(t, f.Section, g.Section)
+		})
+	}
+}
