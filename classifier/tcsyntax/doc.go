@@ -42,7 +42,8 @@
 // configure (filter kinds other than bpf, action kinds other than the
 // seven above, estimators, hw_stats). An "obj" line is loaded while it
 // is parsed, as tc loads it, through Config.Objects: the object's file
-// (from Objects.FS or the working directory), the section's program
+// (through Objects.ReadFile, from Objects.FS, or from the working
+// directory), the section's program
 // (ENOENT when the section has none), its maps with iproute2's pinning
 // in Objects.Pins; the program goes into Objects.Programs and the filter
 // sends TCA_BPF_FD and TCA_BPF_NAME "file.o:[section]" (the base name, as

@@ -73,11 +73,17 @@ func TestKernelObjectLines(t *testing.T) {
 				return
 			}
 			require.NotNil(t, f.Collection)
-			want := ns.MustRun(t, "tc", "filter", "show", "dev", "t0", hook)
-			var got bytes.Buffer
-			require.NoError(t, tcsyntax.Show(&got, blk, tcsyntax.ShowOptions{}))
-			assert.Equal(t, idRE.ReplaceAllString(strings.ReplaceAll(want, "jited ", ""), "id N "), idRE.ReplaceAllString(got.String(), "id N "))
-			assert.Contains(t, got.String(), "cls.o:[classifier]")
+			for _, stats := range []bool{false, true} {
+				argv := []string{"filter", "show", "dev", "t0", hook}
+				if stats {
+					argv = append([]string{"-s"}, argv...)
+				}
+				want := ns.MustRun(t, "tc", argv...)
+				var got bytes.Buffer
+				require.NoError(t, tcsyntax.Show(&got, blk, tcsyntax.ShowOptions{Stats: stats}))
+				assert.Equal(t, idRE.ReplaceAllString(strings.ReplaceAll(want, "jited ", ""), "id N "), idRE.ReplaceAllString(got.String(), "id N "), "stats %v", stats)
+				assert.Contains(t, got.String(), "cls.o:[classifier]")
+			}
 		})
 	}
 }
