@@ -9,7 +9,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clsbpf/clsbpf/classifier"
 	"github.com/clsbpf/clsbpf/classifier/ebpf"
+	"github.com/clsbpf/clsbpf/classifier/packet"
 	"github.com/clsbpf/clsbpf/classifier/tcsyntax"
 	"github.com/clsbpf/clsbpf/internal/nlattr"
 	"github.com/clsbpf/clsbpf/internal/uapi"
@@ -71,6 +73,48 @@ func TestObjectLines(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, f.File, g.File)
 			assert.Equal(t, f.Section, g.Section)
+		})
+	}
+}
+
+// TestObjectPinning: two filters loaded from testdata/obj/pin.o with one
+// PinNamespace share its PIN_GLOBAL_NS map, as tc's filters share
+// /sys/fs/bpf/tc/globals/hits; without a namespace each has its own.
+func TestObjectPinning(t *testing.T) {
+	for _, shared := range []bool{true, false} {
+		t.Run(map[bool]string{true: "shared", false: "private"}[shared], func(t *testing.T) {
+			progs := &ebpf.ProgramTable{}
+			o := &tcsyntax.Objects{FS: os.DirFS("testdata/obj"), Programs: progs}
+			if shared {
+				o.Pins = ebpf.NewPinNamespace()
+			}
+			cfg := tcsyntax.Config{Objects: o}
+			blk := classifier.NewBlock(classifier.BlockConfig{Config: classifier.Config{Programs: progs}, Parent: 0xFFFFFFF2})
+			var fs []*tcsyntax.Filter
+			for _, line := range []string{`pref 1 bpf da obj pin.o`, `pref 2 bpf da obj pin.o sec classifier`} {
+				f, err := tcsyntax.ParseFilter(line, cfg)
+				require.NoError(t, err)
+				require.NoError(t, f.Apply(blk))
+				fs = append(fs, f)
+			}
+			frame := make([]byte, 60)
+			frame[12] = 0x08
+			pkt := packet.New(len(frame))
+			require.NoError(t, pkt.SetFrame(frame))
+			res := blk.Classify(pkt)
+			assert.False(t, res.Decided(), "both programs return TC_ACT_UNSPEC")
+
+			var a, b uint64
+			require.NoError(t, fs[0].Collection.Maps["hits"].Lookup(uint32(0), &a))
+			require.NoError(t, fs[1].Collection.Maps["hits"].Lookup(uint32(0), &b))
+			if shared {
+				assert.Same(t, fs[0].Collection.Maps["hits"], fs[1].Collection.Maps["hits"])
+				assert.Equal(t, []uint64{2, 2}, []uint64{a, b}, "both filters count in the pinned map")
+				assert.Equal(t, []string{"globals/hits"}, o.Pins.Paths())
+			} else {
+				assert.NotSame(t, fs[0].Collection.Maps["hits"], fs[1].Collection.Maps["hits"])
+				assert.Equal(t, []uint64{1, 1}, []uint64{a, b})
+			}
 		})
 	}
 }
