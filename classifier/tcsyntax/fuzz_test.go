@@ -1,10 +1,15 @@
 package tcsyntax_test
 
 import (
+	"errors"
+	"os"
+	"syscall"
 	"testing"
+	"testing/fstest"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/clsbpf/clsbpf/classifier/ebpf"
 	"github.com/clsbpf/clsbpf/classifier/tcsyntax"
 )
 
@@ -74,5 +79,36 @@ func FuzzParseActions(f *testing.F) {
 		again, _, err := tcsyntax.ParseActions(printed, testDevs)
 		require.NoError(t, err, "printed %q from %q", printed, line)
 		require.Equal(t, printed, tcsyntax.FormatActions(again, testDevs))
+	})
+}
+
+// FuzzObjectLine: an "obj" line over any object bytes and section never
+// panics; it loads a program exactly when it returns no error, and a
+// refusal carries an errno.
+func FuzzObjectLine(f *testing.F) {
+	for _, name := range []string{"testdata/obj/cls.o", "testdata/obj/pin.o"} {
+		obj, err := os.ReadFile(name)
+		require.NoError(f, err)
+		f.Add(obj, "classifier")
+		f.Add(obj[:len(obj)/2], "classifier")
+	}
+	f.Add([]byte("\x7fELF"), "classifier")
+	f.Add([]byte{}, "")
+	f.Fuzz(func(t *testing.T, obj []byte, section string) {
+		o := &tcsyntax.Objects{FS: fstest.MapFS{"x.o": {Data: obj}}, Programs: &ebpf.ProgramTable{}}
+		words := []string{"bpf", "da", "obj", "x.o"}
+		if section != "" {
+			words = append(words, "sec", section)
+		}
+		fl, err := tcsyntax.ParseFilterArgs(words, tcsyntax.Config{Objects: o})
+		if err != nil {
+			require.Nil(t, fl)
+			var errno syscall.Errno
+			require.True(t, errors.As(err, &errno), "%v", err)
+			return
+		}
+		require.NotZero(t, fl.FD)
+		_, err = o.Programs.Program(fl.FD, false)
+		require.NoError(t, err)
 	})
 }
