@@ -67,7 +67,10 @@
 // # Limits
 //
 // Shell syntax beyond quoting (variables, globs, pipes) is refused rather
-// than guessed. act_bpf takes inline bytecode only. A police burst is
+// than guessed. Of a section holding several programs, an "obj" line loads
+// the first by function name (libbpf takes the first in the object); only
+// that program is loaded, the object's maps all are. "export" is kept but
+// no socket is handed the maps; "pinned" programs are refused. act_bpf takes inline bytecode only. A police burst is
 // kept in ticks, so Filter.String prints the smallest size in bytes that
 // gives those ticks. Three things tc sends and the kernel refuses are
 // refused when parsed, so that every accepted line prints back: a mirred
