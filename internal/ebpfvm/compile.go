@@ -182,24 +182,6 @@ const (
 	opLdAbsBJ
 	opLdAbsHJ
 	opLdAbsWJ
-	opLdxBEq
-	opLdxHEq
-	opLdxWEq
-	opLdxBNe
-	opLdxHNe
-	opLdxWNe
-	opLdxBSet
-	opLdxHSet
-	opLdxWSet
-	opLdAbsBEq
-	opLdAbsHEq
-	opLdAbsWEq
-	opLdAbsBNe
-	opLdAbsHNe
-	opLdAbsWNe
-	opLdAbsBSet
-	opLdAbsHSet
-	opLdAbsWSet
 	opCtxData    // skb->data: ctxLoad's value, without its call
 	opCtxDataEnd // skb->data_end
 	opMovAddK

@@ -52,7 +52,6 @@ func (m *Machine) execAt(pc0, base int, r1, r2, r3, r4, r5 uint64) (uint64, erro
 			return fault(pc, ErrBadCall)
 		}
 		in := &insns[pc]
-		var ok bool
 		switch in.op {
 		case opAdd64K:
 			r[in.dst&15] += in.k
@@ -609,126 +608,10 @@ func (m *Machine) execAt(pc0, base int, r1, r2, r3, r4, r5 uint64) (uint64, erro
 				goto ldAbsFail
 			}
 			r[0] = v
-		case opLdxBEq:
-			a := r[in.src&15] + in.o
-			var v uint64
-			if b := m.access(a, 1, false); b != nil {
-				v = uint64(b[0])
-			} else if v, ok = m.ldMap(a, 1); !ok {
-				return fault(pc, ErrMemAccess)
-			}
-			r[in.dst&15] = v
-			pc++
-			if v == in.k {
-				goto jump
-			}
-		case opLdxHEq:
-			a := r[in.src&15] + in.o
-			var v uint64
-			if b := m.access(a, 2, false); b != nil {
-				v = uint64(binary.LittleEndian.Uint16(b))
-			} else if v, ok = m.ldMap(a, 2); !ok {
-				return fault(pc, ErrMemAccess)
-			}
-			r[in.dst&15] = v
-			pc++
-			if v == in.k {
-				goto jump
-			}
-		case opLdxWEq:
-			a := r[in.src&15] + in.o
-			var v uint64
-			if b := m.access(a, 4, false); b != nil {
-				v = uint64(binary.LittleEndian.Uint32(b))
-			} else if v, ok = m.ldMap(a, 4); !ok {
-				return fault(pc, ErrMemAccess)
-			}
-			r[in.dst&15] = v
-			pc++
-			if v == in.k {
-				goto jump
-			}
-		case opLdxBNe:
-			a := r[in.src&15] + in.o
-			var v uint64
-			if b := m.access(a, 1, false); b != nil {
-				v = uint64(b[0])
-			} else if v, ok = m.ldMap(a, 1); !ok {
-				return fault(pc, ErrMemAccess)
-			}
-			r[in.dst&15] = v
-			pc++
-			if v != in.k {
-				goto jump
-			}
-		case opLdxHNe:
-			a := r[in.src&15] + in.o
-			var v uint64
-			if b := m.access(a, 2, false); b != nil {
-				v = uint64(binary.LittleEndian.Uint16(b))
-			} else if v, ok = m.ldMap(a, 2); !ok {
-				return fault(pc, ErrMemAccess)
-			}
-			r[in.dst&15] = v
-			pc++
-			if v != in.k {
-				goto jump
-			}
-		case opLdxWNe:
-			a := r[in.src&15] + in.o
-			var v uint64
-			if b := m.access(a, 4, false); b != nil {
-				v = uint64(binary.LittleEndian.Uint32(b))
-			} else if v, ok = m.ldMap(a, 4); !ok {
-				return fault(pc, ErrMemAccess)
-			}
-			r[in.dst&15] = v
-			pc++
-			if v != in.k {
-				goto jump
-			}
-		case opLdxBSet:
-			a := r[in.src&15] + in.o
-			var v uint64
-			if b := m.access(a, 1, false); b != nil {
-				v = uint64(b[0])
-			} else if v, ok = m.ldMap(a, 1); !ok {
-				return fault(pc, ErrMemAccess)
-			}
-			r[in.dst&15] = v
-			pc++
-			if v&in.k != 0 {
-				goto jump
-			}
-		case opLdxHSet:
-			a := r[in.src&15] + in.o
-			var v uint64
-			if b := m.access(a, 2, false); b != nil {
-				v = uint64(binary.LittleEndian.Uint16(b))
-			} else if v, ok = m.ldMap(a, 2); !ok {
-				return fault(pc, ErrMemAccess)
-			}
-			r[in.dst&15] = v
-			pc++
-			if v&in.k != 0 {
-				goto jump
-			}
-		case opLdxWSet:
-			a := r[in.src&15] + in.o
-			var v uint64
-			if b := m.access(a, 4, false); b != nil {
-				v = uint64(binary.LittleEndian.Uint32(b))
-			} else if v, ok = m.ldMap(a, 4); !ok {
-				return fault(pc, ErrMemAccess)
-			}
-			r[in.dst&15] = v
-			pc++
-			if v&in.k != 0 {
-				goto jump
-			}
 		case opLdxBJ:
 			a := r[in.src&15] + in.o
 			var v uint64
+			var ok bool
 			if b := m.access(a, 1, false); b != nil {
 				v = uint64(b[0])
 			} else if v, ok = m.ldMap(a, 1); !ok {
@@ -742,6 +625,7 @@ func (m *Machine) execAt(pc0, base int, r1, r2, r3, r4, r5 uint64) (uint64, erro
 		case opLdxHJ:
 			a := r[in.src&15] + in.o
 			var v uint64
+			var ok bool
 			if b := m.access(a, 2, false); b != nil {
 				v = uint64(binary.LittleEndian.Uint16(b))
 			} else if v, ok = m.ldMap(a, 2); !ok {
@@ -755,6 +639,7 @@ func (m *Machine) execAt(pc0, base int, r1, r2, r3, r4, r5 uint64) (uint64, erro
 		case opLdxWJ:
 			a := r[in.src&15] + in.o
 			var v uint64
+			var ok bool
 			if b := m.access(a, 4, false); b != nil {
 				v = uint64(binary.LittleEndian.Uint32(b))
 			} else if v, ok = m.ldMap(a, 4); !ok {
@@ -765,116 +650,9 @@ func (m *Machine) execAt(pc0, base int, r1, r2, r3, r4, r5 uint64) (uint64, erro
 			if in.c.test(v, in.k) {
 				goto jump
 			}
-		case opLdAbsBEq:
-			var v uint64
-			if b := absBytes(m.pkt, in.o, 1); b != nil {
-				v = uint64(b[0])
-			} else if v, ok = m.ldAbs(int32(in.o), opLdAbsB); !ok {
-				goto ldAbsFail
-			}
-			r[0] = v
-			pc++
-			if v == in.k {
-				goto jump
-			}
-		case opLdAbsHEq:
-			var v uint64
-			if b := absBytes(m.pkt, in.o, 2); b != nil {
-				v = uint64(binary.BigEndian.Uint16(b))
-			} else if v, ok = m.ldAbs(int32(in.o), opLdAbsH); !ok {
-				goto ldAbsFail
-			}
-			r[0] = v
-			pc++
-			if v == in.k {
-				goto jump
-			}
-		case opLdAbsWEq:
-			var v uint64
-			if b := absBytes(m.pkt, in.o, 4); b != nil {
-				v = uint64(binary.BigEndian.Uint32(b))
-			} else if v, ok = m.ldAbs(int32(in.o), opLdAbsW); !ok {
-				goto ldAbsFail
-			}
-			r[0] = v
-			pc++
-			if v == in.k {
-				goto jump
-			}
-		case opLdAbsBNe:
-			var v uint64
-			if b := absBytes(m.pkt, in.o, 1); b != nil {
-				v = uint64(b[0])
-			} else if v, ok = m.ldAbs(int32(in.o), opLdAbsB); !ok {
-				goto ldAbsFail
-			}
-			r[0] = v
-			pc++
-			if v != in.k {
-				goto jump
-			}
-		case opLdAbsHNe:
-			var v uint64
-			if b := absBytes(m.pkt, in.o, 2); b != nil {
-				v = uint64(binary.BigEndian.Uint16(b))
-			} else if v, ok = m.ldAbs(int32(in.o), opLdAbsH); !ok {
-				goto ldAbsFail
-			}
-			r[0] = v
-			pc++
-			if v != in.k {
-				goto jump
-			}
-		case opLdAbsWNe:
-			var v uint64
-			if b := absBytes(m.pkt, in.o, 4); b != nil {
-				v = uint64(binary.BigEndian.Uint32(b))
-			} else if v, ok = m.ldAbs(int32(in.o), opLdAbsW); !ok {
-				goto ldAbsFail
-			}
-			r[0] = v
-			pc++
-			if v != in.k {
-				goto jump
-			}
-		case opLdAbsBSet:
-			var v uint64
-			if b := absBytes(m.pkt, in.o, 1); b != nil {
-				v = uint64(b[0])
-			} else if v, ok = m.ldAbs(int32(in.o), opLdAbsB); !ok {
-				goto ldAbsFail
-			}
-			r[0] = v
-			pc++
-			if v&in.k != 0 {
-				goto jump
-			}
-		case opLdAbsHSet:
-			var v uint64
-			if b := absBytes(m.pkt, in.o, 2); b != nil {
-				v = uint64(binary.BigEndian.Uint16(b))
-			} else if v, ok = m.ldAbs(int32(in.o), opLdAbsH); !ok {
-				goto ldAbsFail
-			}
-			r[0] = v
-			pc++
-			if v&in.k != 0 {
-				goto jump
-			}
-		case opLdAbsWSet:
-			var v uint64
-			if b := absBytes(m.pkt, in.o, 4); b != nil {
-				v = uint64(binary.BigEndian.Uint32(b))
-			} else if v, ok = m.ldAbs(int32(in.o), opLdAbsW); !ok {
-				goto ldAbsFail
-			}
-			r[0] = v
-			pc++
-			if v&in.k != 0 {
-				goto jump
-			}
 		case opLdAbsBJ:
 			var v uint64
+			var ok bool
 			if b := absBytes(m.pkt, in.o, 1); b != nil {
 				v = uint64(b[0])
 			} else if v, ok = m.ldAbs(int32(in.o), opLdAbsB); !ok {
@@ -887,6 +665,7 @@ func (m *Machine) execAt(pc0, base int, r1, r2, r3, r4, r5 uint64) (uint64, erro
 			}
 		case opLdAbsHJ:
 			var v uint64
+			var ok bool
 			if b := absBytes(m.pkt, in.o, 2); b != nil {
 				v = uint64(binary.BigEndian.Uint16(b))
 			} else if v, ok = m.ldAbs(int32(in.o), opLdAbsH); !ok {
@@ -899,6 +678,7 @@ func (m *Machine) execAt(pc0, base int, r1, r2, r3, r4, r5 uint64) (uint64, erro
 			}
 		case opLdAbsWJ:
 			var v uint64
+			var ok bool
 			if b := absBytes(m.pkt, in.o, 4); b != nil {
 				v = uint64(binary.BigEndian.Uint32(b))
 			} else if v, ok = m.ldAbs(int32(in.o), opLdAbsW); !ok {

@@ -70,14 +70,6 @@ var fusedLoad = map[opcode]opcode{
 	opLdAbsB: opLdAbsBJ, opLdAbsH: opLdAbsHJ, opLdAbsW: opLdAbsWJ,
 }
 
-// fusedCond maps a fused load-compare-branch to its forms specialised
-// for ==, != and &, indexed by cond.
-var fusedCond = map[opcode][3]opcode{
-	opLdxBJ: {opLdxBEq, opLdxBNe, opLdxBSet}, opLdxHJ: {opLdxHEq, opLdxHNe, opLdxHSet},
-	opLdxWJ: {opLdxWEq, opLdxWNe, opLdxWSet}, opLdAbsBJ: {opLdAbsBEq, opLdAbsBNe, opLdAbsBSet},
-	opLdAbsHJ: {opLdAbsHEq, opLdAbsHNe, opLdAbsHSet}, opLdAbsWJ: {opLdAbsWEq, opLdAbsWNe, opLdAbsWSet},
-}
-
 // fuse rewrites the hot sequences of p.insns into superinstructions.
 func (p *Program) fuse() {
 	ins := p.insns
@@ -106,9 +98,6 @@ func (p *Program) fuse() {
 				f.o = a.k // the legacy load's offset moves to o
 			}
 			f.k = b.k
-			if c <= condSet {
-				f.op = fusedCond[f.op][c]
-			}
 			ins[i] = f
 		case a.op == opMov64X && b.op == opAdd64K && b.dst == a.dst:
 			f := a

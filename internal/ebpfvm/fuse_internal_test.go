@@ -29,7 +29,7 @@ func TestFuseForms(t *testing.T) {
 	prog = append([]Instruction{{Op: uapi.BPF_ALU64 | uapi.BPF_MOV | uapi.BPF_X, Dst: 6, Src: 1}}, prog...) // r6 = r1
 	p, err := Load(prog, Options{})
 	require.NoError(t, err)
-	want := []opcode{opMov64X, opCtxData, opCtxDataEnd, opMovAddKJgtX, opAddKJgtX, opJgtX, opLdxHNe, opJneK, opLdAbsBJ, opJgtK, opRetK, opExit}
+	want := []opcode{opMov64X, opCtxData, opCtxDataEnd, opMovAddKJgtX, opAddKJgtX, opJgtX, opLdxHJ, opJneK, opLdAbsBJ, opJgtK, opRetK, opExit}
 	got := make([]opcode, len(p.insns))
 	for i, in := range p.insns {
 		got[i] = in.op
