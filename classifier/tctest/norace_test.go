@@ -1,0 +1,5 @@
+//go:build !race
+
+package tctest_test
+
+const raceEnabled = false
