@@ -33,6 +33,18 @@
 // FilterSpec takes it by value, and a ProgramTable hands out descriptors
 // for TCA_BPF_FD requests.
 //
+// # Test runs
+//
+// Program.TestRun runs a program as bpf(BPF_PROG_TEST_RUN) does for
+// SCHED_CLS and SCHED_ACT: RunOptions carries the frame (from its Ethernet
+// header) and optionally a struct __sk_buff context in and out, with the
+// kernel's rules on which context fields may be set, its minimum sizes,
+// its errno (EINVAL, E2BIG, ENODEV, ENOSPC with the kernel's partial copy)
+// and the defaults the program sees (the loopback device, pkt_type from
+// the destination address). Package ciliumcompat offers the same under
+// cilium/ebpf's names, so a test written for cilium/ebpf's Program.Run
+// runs here by changing its import line.
+//
 // # Tracing, source lines and coverage
 //
 // RunTrace runs a program on the reference interpreter and records each
