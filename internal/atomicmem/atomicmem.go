@@ -242,13 +242,14 @@ func RMW32(b []byte, off int, op Op, v uint32) (old uint32, ok bool) {
 	for {
 		raw := atomic.LoadUint32(p)
 		o := le32(raw)
-		if atomic.CompareAndSwapUint32(p, raw, le32(apply32(op, o, v))) {
+		if atomic.CompareAndSwapUint32(p, raw, le32(apply(op, o, v))) {
 			return o, true
 		}
 	}
 }
 
-func apply32(op Op, o, v uint32) uint32 {
+// apply is the value op leaves when applied with operand v to o.
+func apply[T uint32 | uint64](op Op, o, v T) T {
 	switch op {
 	case OpAdd:
 		return o + v
@@ -285,24 +286,9 @@ func RMW64(b []byte, off int, op Op, v uint64) (old uint64, ok bool) {
 	for {
 		raw := atomic.LoadUint64(p)
 		o := le64(raw)
-		if atomic.CompareAndSwapUint64(p, raw, le64(apply64(op, o, v))) {
+		if atomic.CompareAndSwapUint64(p, raw, le64(apply(op, o, v))) {
 			return o, true
 		}
-	}
-}
-
-func apply64(op Op, o, v uint64) uint64 {
-	switch op {
-	case OpAdd:
-		return o + v
-	case OpOr:
-		return o | v
-	case OpAnd:
-		return o & v
-	case OpXor:
-		return o ^ v
-	default:
-		return v
 	}
 }
 

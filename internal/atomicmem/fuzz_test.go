@@ -41,7 +41,7 @@ func FuzzAccesses(f *testing.F) {
 						if uint64(old) != want {
 							t.Fatalf("RMW32 old %#x, model %#x", old, want)
 						}
-						put(model[off:], 4, uint64(apply32(Op(v%5), old, uint32(v>>8))))
+						put(model[off:], 4, uint64(apply(Op(v%5), old, uint32(v>>8))))
 					}
 				} else if size == 8 {
 					old, ok := RMW64(mem, off, Op(v%5), v>>8)
@@ -52,7 +52,7 @@ func FuzzAccesses(f *testing.F) {
 						if want := get(model[off:], 8); old != want {
 							t.Fatalf("RMW64 old %#x, model %#x", old, want)
 						}
-						put(model[off:], 8, apply64(Op(v%5), old, v>>8))
+						put(model[off:], 8, apply(Op(v%5), old, v>>8))
 					}
 				}
 			case 3:
